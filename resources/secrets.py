@@ -11,7 +11,7 @@ import os
 import boto3
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 
 class SecretNotFoundError(Exception):
@@ -43,7 +43,7 @@ class EnvSecrets(SecretsResource):
 class StaticSecrets(SecretsResource):
     """Fixed, non-secret values: the bundled offline sample sources and tests."""
 
-    values: dict[str, str]
+    values: dict[str, str] = Field(repr=False)
 
     def get(self, name: str) -> str:
         if name not in self.values:

@@ -1,0 +1,39 @@
+"""`make run`: materialize this week's fundamentals partition on the embedded default, then say where things are."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ops_assets.environments import local_data_dir
+from ops_assets.fundamentals import keys
+from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
+
+
+def main() -> int:
+    partition = weekly_partitions.get_last_partition_key(current_time=datetime.now(UTC))
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize",
+        "-m", "ops_assets.definitions",
+        "--select", "group:fundamentals",
+        "--partition", partition,
+    ]  # fmt: skip
+    source = "Alpha Vantage" if os.environ.get("ALPHA_VANTAGE_API_KEY") else "the bundled offline sample source"
+    print(f"Materializing the fundamentals assets for week {partition} from {source} ...", flush=True)
+    result = subprocess.run(command, check=False)
+    if result.returncode != 0:
+        print(f"\nThe run failed (exit {result.returncode}); the error is above.", file=sys.stderr)
+        return result.returncode
+    if os.environ.get("OPS_ENV", "local") == "local":
+        artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
+        print(f"\nArtifact: {artifact}")
+        print(f"Object store (laid out like the S3 bucket): {Path(local_data_dir()) / 'object-store'}")
+    print("Open the UI on the same instance: make ui  (then http://127.0.0.1:3000)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
