@@ -260,7 +260,7 @@ def quarterly_financials(
     object_store.put_bytes(keys.quarterly_key(as_of), _parquet_bytes(to_quarterly_table(build.frame)))
     cleaning_log = pa.Table.from_pandas(build.cleaning_log, preserve_index=False)
     object_store.put_bytes(keys.cleaning_log_key(as_of), _parquet_bytes(cleaning_log))
-    object_store.put_json(keys.quarterly_key(as_of) + ".left_out.json", left_out)
+    object_store.put_json(keys.left_out_key(as_of), left_out)
     for ticker, reason in build.skipped.items():
         context.log.warning(f"{ticker} left out: {reason}")
     return dg.MaterializeResult(
@@ -296,7 +296,7 @@ def ttm_per_share(
     """
     as_of = partition_date(context.partition_key)
     key = keys.artifact_key(as_of)
-    left_out: dict[str, str] = object_store.get_json(keys.quarterly_key(as_of) + ".left_out.json")
+    left_out: dict[str, str] = object_store.get_json(keys.left_out_key(as_of))
     with tempfile.TemporaryDirectory(prefix="ttm-") as tmp:
         quarterly_path = Path(tmp) / "quarterly.parquet"
         object_store.download_file(keys.quarterly_key(as_of), quarterly_path)

@@ -35,6 +35,11 @@ def cleaning_log_key(as_of: date) -> str:
     return f"fundamentals/quarterly/{as_of.isoformat()}/cleaning_log.parquet"
 
 
+def left_out_key(as_of: date) -> str:
+    """Tickers left out of the week's build, with the reason (fetch failures and unusable data)."""
+    return f"fundamentals/quarterly/{as_of.isoformat()}/left_out.json"
+
+
 def artifact_key(as_of: date) -> str:
     """``ttm-artifacts/YYYY-MM-DD/ttm_per_share_financial_artifact.parquet`` (the published contract)."""
     return f"{ARTIFACT_PREFIX}{as_of.isoformat()}/{ARTIFACT_FILENAME}"
