@@ -29,6 +29,7 @@ from resources.object_store import LocalObjectStore, S3ObjectStore
 from resources.secrets import EnvSecrets, SsmSecrets, StaticSecrets
 
 ENVIRONMENTS = ("local", "aws")
+SAMPLE_REQUESTS_PER_MINUTE = 60_000.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -69,6 +70,8 @@ def alpha_vantage(secrets: Any) -> AlphaVantageResource:
         return AlphaVantageResource(
             base_url=_env("ALPHA_VANTAGE_BASE_URL", SAMPLE_BASE_URL),
             secrets=StaticSecrets(values={"alpha-vantage-api-key": "sample"}),
+            # The in-process sample server has no quota to protect.
+            requests_per_minute=SAMPLE_REQUESTS_PER_MINUTE,
         )
     return AlphaVantageResource(
         base_url=_env("ALPHA_VANTAGE_BASE_URL", DEFAULT_BASE_URL),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ops_assets.environments import local_data_dir
@@ -14,7 +13,10 @@ from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 
 
 def main() -> int:
-    partition = weekly_partitions.get_last_partition_key(current_time=datetime.now(UTC))
+    # The week that started last Sunday 06:00 UTC (the one the schedule ran or would run now).
+    partition = weekly_partitions.get_last_partition_key()
+    if partition is None:
+        raise SystemExit("No weekly partition has started yet.")
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize",
         "-m", "ops_assets.definitions",
