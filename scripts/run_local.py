@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ops_assets.environments import local_data_dir
 from ops_assets.fundamentals import keys
+from ops_assets.fundamentals.jobs import materialize_command
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 
 
@@ -17,12 +18,7 @@ def main() -> int:
     partition = weekly_partitions.get_last_partition_key()
     if partition is None:
         raise SystemExit("No weekly partition has started yet.")
-    command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "ops_assets.definitions",
-        "--select", "group:fundamentals",
-        "--partition", partition,
-    ]  # fmt: skip
+    command = materialize_command(partition, sys.executable)
     source = "Alpha Vantage" if os.environ.get("ALPHA_VANTAGE_API_KEY") else "the bundled offline sample source"
     print(f"Materializing the fundamentals assets for week {partition} from {source} ...", flush=True)
     result = subprocess.run(command, check=False)

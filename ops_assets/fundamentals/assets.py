@@ -213,8 +213,8 @@ def _failed_tickers(report: dict) -> dict[str, str]:
     for outcome in report["outcomes"]:
         if outcome["status"] == "ok":
             continue
-        note = "; using the copy stored earlier" if outcome["ticker"] in usable else "; left out"
-        failed[outcome["ticker"]] = f"{outcome['error']}{note}"
+        note = "Using the copy stored earlier." if outcome["ticker"] in usable else "Left out."
+        failed[outcome["ticker"]] = f"{outcome['error']} {note}"
     return failed
 
 

@@ -28,109 +28,22 @@ import pandas as pd
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
+from resources.alpha_vantage_fields import BALANCE_SHEET_FIELDS, INCOME_STATEMENT_FIELDS
+from resources.alpha_vantage_fields import CASH_FLOW_FIELDS as AV_CASH_FLOW_FIELDS
+
 # ---------------------------------------------------------------------------------------------------
 # Field lists (Alpha Vantage's camelCase, in the order of the reference document)
 # ---------------------------------------------------------------------------------------------------
 
-INCOME_FIELDS: tuple[str, ...] = (
-    "grossProfit",
-    "totalRevenue",
-    "costOfRevenue",
-    "costofGoodsAndServicesSold",
-    "operatingIncome",
-    "sellingGeneralAndAdministrative",
-    "researchAndDevelopment",
-    "operatingExpenses",
-    "investmentIncomeNet",
-    "netInterestIncome",
-    "interestIncome",
-    "interestExpense",
-    "nonInterestIncome",
-    "otherNonOperatingIncome",
-    "depreciation",
-    "depreciationAndAmortization",
-    "incomeBeforeTax",
-    "incomeTaxExpense",
-    "interestAndDebtExpense",
-    "netIncomeFromContinuingOperations",
-    "comprehensiveIncomeNetOfTax",
-    "ebit",
-    "ebitda",
-    "netIncome",
-)
+INCOME_FIELDS: tuple[str, ...] = INCOME_STATEMENT_FIELDS
 
 SHARES_FIELD = "commonStockSharesOutstanding"
 
-BALANCE_FIELDS: tuple[str, ...] = (
-    "totalAssets",
-    "totalCurrentAssets",
-    "cashAndCashEquivalentsAtCarryingValue",
-    "cashAndShortTermInvestments",
-    "inventory",
-    "currentNetReceivables",
-    "totalNonCurrentAssets",
-    "propertyPlantEquipment",
-    "accumulatedDepreciationAmortizationPPE",
-    "intangibleAssets",
-    "intangibleAssetsExcludingGoodwill",
-    "goodwill",
-    "investments",
-    "longTermInvestments",
-    "shortTermInvestments",
-    "otherCurrentAssets",
-    "otherNonCurrentAssets",
-    "totalLiabilities",
-    "totalCurrentLiabilities",
-    "currentAccountsPayable",
-    "deferredRevenue",
-    "currentDebt",
-    "shortTermDebt",
-    "totalNonCurrentLiabilities",
-    "capitalLeaseObligations",
-    "longTermDebt",
-    "currentLongTermDebt",
-    "longTermDebtNoncurrent",
-    "shortLongTermDebtTotal",
-    "otherCurrentLiabilities",
-    "otherNonCurrentLiabilities",
-    "totalShareholderEquity",
-    "treasuryStock",
-    "retainedEarnings",
-    "commonStock",
-    SHARES_FIELD,
-)
+BALANCE_FIELDS: tuple[str, ...] = BALANCE_SHEET_FIELDS
 
 # The cash-flow statement's own spelling; ``netIncome`` is renamed below because the income statement
 # has a field of the same name (they usually agree, but not always: different consolidation scopes).
-_CASH_FLOW_AV_FIELDS: tuple[str, ...] = (
-    "operatingCashflow",
-    "paymentsForOperatingActivities",
-    "proceedsFromOperatingActivities",
-    "changeInOperatingLiabilities",
-    "changeInOperatingAssets",
-    "depreciationDepletionAndAmortization",
-    "capitalExpenditures",
-    "changeInReceivables",
-    "changeInInventory",
-    "profitLoss",
-    "cashflowFromInvestment",
-    "cashflowFromFinancing",
-    "proceedsFromRepaymentsOfShortTermDebt",
-    "paymentsForRepurchaseOfCommonStock",
-    "paymentsForRepurchaseOfEquity",
-    "paymentsForRepurchaseOfPreferredStock",
-    "dividendPayout",
-    "dividendPayoutCommonStock",
-    "dividendPayoutPreferredStock",
-    "proceedsFromIssuanceOfCommonStock",
-    "proceedsFromIssuanceOfLongTermDebtAndCapitalSecuritiesNet",
-    "proceedsFromIssuanceOfPreferredStock",
-    "proceedsFromRepurchaseOfEquity",
-    "proceedsFromSaleOfTreasuryStock",
-    "changeInCashAndCashEquivalents",
-    "changeInExchangeRate",
-    "netIncome",
-)
+_CASH_FLOW_AV_FIELDS: tuple[str, ...] = AV_CASH_FLOW_FIELDS
 _CASH_FLOW_RENAMES = {"netIncome": "netIncome_cashflow"}
 CASH_FLOW_FIELDS: tuple[str, ...] = tuple(_CASH_FLOW_RENAMES.get(f, f) for f in _CASH_FLOW_AV_FIELDS)
 

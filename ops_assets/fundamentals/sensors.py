@@ -1,7 +1,9 @@
 """Success and failure notifications of the weekly fundamentals runs, through the notifier.
 
-They watch every run in this code location that touched the fundamentals assets — scheduled runs,
-launchpad runs and `dagster asset materialize` alike — and fire once per run.
+They watch every run that touched the fundamentals assets — scheduled runs, launchpad runs and
+`dagster asset materialize` alike — and fire once per run. They monitor all code locations because a run
+started by the CLI (`-m ops_assets.definitions`) is recorded under a location of its own name; the asset
+filter keeps them to our runs.
 """
 
 import dagster as dg
@@ -54,6 +56,7 @@ def _artifact_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, o
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     name="fundamentals_success_notification",
+    monitor_all_code_locations=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends 'Financial Pipeline SUCCESS - <date>' with the artifact URI, tickers, rows and failed tickers.",
 )
@@ -81,6 +84,7 @@ def fundamentals_success_notification(context: dg.RunStatusSensorContext, notifi
 
 @dg.run_failure_sensor(
     name="fundamentals_failure_notification",
+    monitor_all_code_locations=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends 'Financial Pipeline FAILURE - <date>' with the error when a fundamentals run fails.",
 )

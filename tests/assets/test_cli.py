@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ops_assets.fundamentals import keys
+from ops_assets.fundamentals.jobs import materialize_command
 from ops_assets.fundamentals.partitions import partition_date
 from tests.assets.conftest import PARTITION
 
@@ -18,12 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_cli_materializes_the_week_from_the_offline_sample(local_env: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHA_VANTAGE_")}
-    command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "ops_assets.definitions",
-        "--select", "group:fundamentals",
-        "--partition", PARTITION,
-    ]  # fmt: skip
+    command = materialize_command(PARTITION, sys.executable)
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     artifact = local_env / "object-store" / keys.artifact_key(partition_date(PARTITION))

@@ -123,7 +123,7 @@ def test_daily_quota_keeps_stored_data_and_publishes(local_env: Path, instance, 
         result = materialize_week(instance, partition="2026-11-22")
     assert result.success
     metadata = materialization_metadata(result, "ttm_per_share")
-    not_fetched = [t for t, reason in metadata["failed_tickers"].items() if "using the copy stored earlier" in reason]
+    not_fetched = [t for t, reason in metadata["failed_tickers"].items() if "Using the copy stored earlier." in reason]
     assert not_fetched, metadata["failed_tickers"]
     frame = pd.read_parquet(artifact_path(local_env, date(2026, 11, 22)), columns=["ticker"])
     assert set(not_fetched) <= set(frame["ticker"])

@@ -19,6 +19,7 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
+from ops_assets.fundamentals.jobs import materialize_command
 from ops_assets.fundamentals.sensors import fundamentals_success_notification
 from resources.notifier import SnsNotifier
 from resources.sample_sources.server import AlphaVantageSampleServer
@@ -76,12 +77,7 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
 
 
 def materialize_from_cli() -> subprocess.CompletedProcess:
-    command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "ops_assets.definitions",
-        "--select", "group:fundamentals",
-        "--partition", PARTITION,
-    ]  # fmt: skip
+    command = materialize_command(PARTITION, sys.executable)
     return subprocess.run(command, cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=300)
 
 

@@ -372,7 +372,9 @@ def test_rate_limiter_spaces_requests_evenly(server):
     times = [r.time for r in server.requests]
     gaps = [b - a for a, b in pairwise(times)]
     assert len(gaps) == 10
-    assert min(gaps) >= 0.09, gaps
+    # Unthrottled, local requests arrive ~1-3 ms apart; the limiter holds them 100 ms apart. Half the
+    # spacing separates the two with room for scheduling jitter on a busy machine.
+    assert min(gaps) >= 0.05, gaps
 
 
 def test_rate_limiter_also_spaces_retries(server):
@@ -381,7 +383,7 @@ def test_rate_limiter_also_spaces_retries(server):
     client.get("SPLITS", TICKER)
     times = [r.time for r in server.requests]
     assert len(times) == 3
-    assert min(b - a for a, b in pairwise(times)) >= 0.09
+    assert min(b - a for a, b in pairwise(times)) >= 0.05
 
 
 def test_rate_limiter_is_shared_by_threads(server):
@@ -393,8 +395,9 @@ def test_rate_limiter_is_shared_by_threads(server):
         thread.join()
     times = sorted(r.time for r in server.requests)
     assert len(times) == 12
-    # Permits are 50 ms apart; arrival order between threads jitters a little, so check the span.
-    assert times[-1] - times[0] >= 11 * 0.05 * 0.9
+    # Permits are 50 ms apart; arrival order between threads jitters, so check the span, with half the
+    # spacing as margin (unthrottled, 12 local requests take ~20 ms in all).
+    assert times[-1] - times[0] >= 11 * 0.05 * 0.5
     assert client.stats.requests == 12
 
 

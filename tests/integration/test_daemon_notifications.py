@@ -1,0 +1,67 @@
+"""The real Dagster daemon evaluates the notification sensors for a run started from the CLI.
+
+This is the production path (daemon + run-status sensors + notifier); the other notification tests call
+the sensor functions directly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ops_assets.fundamentals.jobs import materialize_command
+from resources.notifier import read_outbox
+
+REPO = Path(__file__).resolve().parents[2]
+PARTITION = "2026-11-22"
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHA_VANTAGE_")}
+    daemon_log = tmp_path / "daemon.log"
+    with daemon_log.open("w") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", "0"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # `dagster dev` ignores SIGTERM unless it leads its own process group
+        )
+    try:
+        # A run-status sensor only sees runs that finish after its first evaluation.
+        wait_for(
+            lambda: "Checking for new runs for sensor: fundamentals_success_notification" in daemon_log.read_text(),
+            timeout=120,
+            what="the daemon's first evaluation of the success sensor",
+        )
+        run = subprocess.run(materialize_command(PARTITION, sys.executable), cwd=REPO, env=env, capture_output=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+        outbox = local_env / "outbox.jsonl"
+        wait_for(lambda: bool(read_outbox(outbox)), timeout=120, what="the SUCCESS notification in the outbox")
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+    [message] = read_outbox(outbox)
+    assert message["subject"] == f"Financial Pipeline SUCCESS - {PARTITION}"
+    assert f"ttm-artifacts/{PARTITION}/ttm_per_share_financial_artifact.parquet" in message["body"]
