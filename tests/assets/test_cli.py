@@ -36,3 +36,13 @@ def test_definitions_validate() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_dg_check_defs() -> None:
+    dg_cli = Path(sys.executable).with_name("dg")
+    env = {**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    result = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
