@@ -1,0 +1,254 @@
+"""RSS/Atom feed fetcher: one conditional, retried ``GET`` per feed per poll, never raising for a feed problem.
+
+The news feeds are polled every minute. To stay polite and cheap, each poll is a *conditional* GET: the
+``ETag`` and ``Last-Modified`` from the previous answer go back as ``If-None-Match`` / ``If-Modified-Since``,
+and an unchanged feed answers ``304 Not Modified`` with no body.
+
+Every outcome comes back as a :class:`FeedFetch` — ``ok`` (a body to parse), ``not_modified`` (nothing new)
+or ``error`` (with a message saying what happened) — so one broken feed never stops the others:
+
+- HTTP 5xx, timeouts and connection failures are retried with exponential backoff (``max_attempts`` in
+  all), then reported as ``error``;
+- HTTP 4xx (404 gone, 403 blocked, 429 throttled...) is reported as ``error`` at once: retrying within the
+  same minute would not help, the next poll tries again anyway;
+- anything else unexpected (an invalid URL, too many redirects, a body over ``max_body_bytes``) is an
+  ``error`` too.
+
+Messages name the feed, never its URL: some paid feeds carry an access token in the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import dagster as dg
+import requests
+from pydantic import Field, PrivateAttr
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = "ops-platform-feed-reader/0.1"
+ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
+FetchStatus = Literal["ok", "not_modified", "error"]
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """The outcome of polling one feed once.
+
+    ``status``: ``"ok"`` (``body`` holds the feed), ``"not_modified"`` (HTTP 304: nothing new since the
+    ``etag``/``last_modified`` sent) or ``"error"`` (``error`` says what went wrong; ``body`` is ``None``).
+    ``etag``/``last_modified`` are what to send on the next poll: the response's, or — when the response did
+    not repeat them (a 304 often does not) or the fetch failed — the ones this poll sent, so storing them
+    unconditionally is always right.
+    """
+
+    feed_name: str
+    url: str
+    status: FetchStatus
+    body: bytes | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+    """The last HTTP status received (``None`` when no answer came: timeout, connection refused)."""
+    error: str | None
+    attempts: int = 1
+    """HTTP requests made for this poll (retries included)."""
+
+
+class _Retryable(Exception):
+    """A transient failure (HTTP 5xx, timeout, connection problem): back off and try again."""
+
+    def __init__(self, what: str, http_status: int | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.http_status = http_status
+
+
+class _Final(Exception):
+    """A failure retrying will not fix within this poll (HTTP 4xx, invalid URL, oversized body)."""
+
+    def __init__(self, what: str, http_status: int | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.http_status = http_status
+
+
+class RssFetcher(dg.ConfigurableResource):
+    """Downloads RSS/Atom feeds: conditional GET, retries on transient failures, never raises for a feed.
+
+    ``fetch`` answers a :class:`FeedFetch` whose ``status`` is ``ok``, ``not_modified`` or ``error``; hand an
+    ``ok`` body to ``ops_assets.news.feeds.parse_feed``.
+    """
+
+    timeout_seconds: float = Field(default=10, description="Per-request HTTP timeout (connect and each read).")
+    max_attempts: int = Field(default=3, description="Attempts per poll, first one included.")
+    backoff_initial_seconds: float = Field(default=0.5, description="First retry wait (doubles each time).")
+    backoff_max_seconds: float = Field(default=8.0, description="Longest single retry wait.")
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent header sent to feed servers.")
+    max_body_bytes: int = Field(
+        default=10_000_000, description="Feeds larger than this are refused (a misconfigured URL, not a feed)."
+    )
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _session: requests.Session | None = PrivateAttr(default=None)
+
+    def fetch(
+        self,
+        feed_name: str,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FeedFetch:
+        """Poll one feed; never raises for a feed problem (the outcome is in the returned ``status``)."""
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+
+        attempts = 0
+
+        def attempt() -> FeedFetch:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(feed_name, url, headers, etag, last_modified, attempts)
+
+        def failed(message: str, http_status: int | None) -> FeedFetch:
+            logger.warning("%s", message)
+            return FeedFetch(feed_name, url, "error", None, etag, last_modified, http_status, message, attempts)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.max_attempts)),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_initial_seconds,
+                max=self.backoff_max_seconds,
+                jitter=self.backoff_initial_seconds / 2,
+            ),
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=lambda state: self._before_retry(state, feed_name),
+            reraise=False,
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            what = last.what if isinstance(last, _Retryable) else "kept failing"
+            status = last.http_status if isinstance(last, _Retryable) else None
+            n = exc.last_attempt.attempt_number
+            return failed(f"feed {feed_name} {what} after {n} attempt{'s' if n != 1 else ''}", status)
+        except _Final as exc:
+            return failed(f"feed {feed_name} {exc.what}; not retried", exc.http_status)
+        except Exception as exc:  # a bug or an oddity must cost one feed, not the whole poll
+            return failed(f"feed {feed_name} could not be fetched: unexpected {type(exc).__name__}", None)
+
+    def close(self) -> None:
+        """Close the HTTP session (a later fetch opens a new one)."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------- internals
+
+    def _http(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = requests.Session()
+            return self._session
+
+    @staticmethod
+    def _before_retry(state: RetryCallState, feed_name: str) -> None:
+        outcome = state.outcome
+        what = "failed"
+        if outcome is not None and isinstance(outcome.exception(), _Retryable):
+            what = outcome.exception().what  # type: ignore[union-attr]
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.info("feed %s %s (attempt %d); retrying in %.2f s", feed_name, what, state.attempt_number, wait)
+
+    def _attempt(
+        self,
+        feed_name: str,
+        url: str,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+        attempts: int,
+    ) -> FeedFetch:
+        session = self._http()
+        failure: Exception | None = None
+        response: requests.Response | None = None
+        try:
+            response = session.get(url, headers=headers, timeout=self.timeout_seconds, stream=True)
+        except requests.Timeout:
+            failure = _Retryable(f"timed out (no answer within {self.timeout_seconds:g} s)")
+        except requests.ConnectionError:
+            failure = _Retryable("could not be reached (connection refused or dropped)")
+        except requests.RequestException as exc:  # invalid URL, too many redirects: retrying will not help
+            failure = _Final(f"could not be requested ({type(exc).__name__}): check the feed URL")
+        if failure is not None or response is None:
+            raise failure or _Final("got no response")
+        with response:
+            code = response.status_code
+            if code == 304:
+                return FeedFetch(
+                    feed_name,
+                    url,
+                    "not_modified",
+                    None,
+                    response.headers.get("ETag") or etag,
+                    response.headers.get("Last-Modified") or last_modified,
+                    code,
+                    None,
+                    attempts,
+                )
+            if code >= 500:
+                raise _Retryable(f"answered HTTP {code}", code)
+            if code >= 400:
+                hint = " (check the feed URL)" if code in (404, 410) else ""
+                raise _Final(f"answered HTTP {code}{hint}", code)
+            if not 200 <= code < 300:
+                raise _Final(f"answered HTTP {code}, which is not a feed", code)
+            body = self._read_body(response, code)
+            return FeedFetch(
+                feed_name,
+                url,
+                "ok",
+                body,
+                response.headers.get("ETag"),
+                response.headers.get("Last-Modified"),
+                code,
+                None,
+                attempts,
+            )
+
+    def _read_body(self, response: requests.Response, code: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _Final(f"answered more than {self.max_body_bytes} bytes, which is not a news feed", code)
+                chunks.append(chunk)
+        except requests.Timeout as exc:  # the server stalled mid-body
+            raise _Retryable(f"timed out while sending its body (over {self.timeout_seconds:g} s)", code) from exc
+        except requests.RequestException as exc:  # dropped mid-body, bad gzip...
+            raise _Retryable(f"dropped the connection while sending its body ({type(exc).__name__})", code) from exc
+        return b"".join(chunks)
