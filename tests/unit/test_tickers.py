@@ -1,0 +1,357 @@
+"""Ticker extraction from news text: every rule, word-like tickers, and the sample feeds' ground truth."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+
+import pytest
+
+from ops_assets.news.feeds import plain_text
+from ops_assets.news.tickers import DEFAULT_WORD_LIKE, TickerUniverse, extract_tickers, name_variants
+from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_ITEMS, WORD_TICKERS, SampleNewsItem
+
+SAMPLE = TickerUniverse.from_company_names(COMPANY_NAMES)
+
+# The sample universe plus a few made-up companies to exercise class separators, suffixes and stop-words.
+EXTRA_NAMES = {
+    "BRK.B": "Brook Holdings Corporation Class B",
+    "TGT": "Target Corp",
+    "ACME": "The Acme Company, Ltd.",
+    "AAA": "Triple Alpha Inc",
+    "BBB": "Bravo Bravo plc",
+    "A": "Agilor Technologies Inc",
+    "ON": "Onsemi Devices Inc",
+}
+UNIVERSE = TickerUniverse.from_company_names(COMPANY_NAMES | EXTRA_NAMES)
+
+
+def tickers(text: str, universe: TickerUniverse = UNIVERSE) -> list[str]:
+    return extract_tickers(text, universe)
+
+
+# ------------------------------------------------------------------------------------------------- cashtags
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$AXQT jumps 8%", ["AXQT"]),
+        ("Shares of $axqt rose", ["AXQT"]),
+        ("$KILO-B flat", ["KILO-B"]),
+        ("$kilo.b flat", ["KILO-B"]),
+        ("$KILO/B flat", ["KILO-B"]),
+        ("$BRK-B and $brk.b are one symbol", ["BRK.B"]),
+        ("$AXQT.O rises (exchange suffix falls back to the base symbol)", ["AXQT"]),
+        ("$NOW beats", ["NOW"]),
+        ("$IT, $ALL and $A report", ["A", "ALL", "IT"]),
+        ("$EQZT: dividend reaffirmed", ["EQZT"]),
+    ],
+)
+def test_cashtags(text: str, expected: list[str]) -> None:
+    assert tickers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Deal valued at $5",
+        "A $5B buyout",
+        "bullion trades near $78,000 a kilo",
+        "$2.1 billion deal",
+        "$ 5 off",
+        "$XXXX is not a known ticker",
+        "a US$5m deal",
+        "$5.5bn for $B2",
+    ],
+)
+def test_not_cashtags(text: str) -> None:
+    assert tickers(text) == []
+
+
+# ------------------------------------------------------------------------------------------------- exchange tags
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bzlk (NASDAQ: BZLK) misses", ["BZLK"]),
+        ("Crwq (NYSE:CRWQ) to buy", ["CRWQ"]),
+        ("something (nasdaq: BZLK)", ["BZLK"]),
+        ("x (Nasdaq:BZLK)", ["BZLK"]),
+        ("x (NYSE American: EQZT)", ["EQZT"]),
+        ("x (NYSEARCA: EQZT)", ["EQZT"]),
+        ("x (NYSE Arca: EQZT)", ["EQZT"]),
+        ("x (AMEX: EQZT)", ["EQZT"]),
+        ("x (OTC: EQZT)", ["EQZT"]),
+        ("x (OTCQX: EQZT)", ["EQZT"]),
+        ("x (TSX: EQZT)", ["EQZT"]),
+        ("x (TSXV: EQZT)", ["EQZT"]),
+        ("x (LSE: EQZT)", ["EQZT"]),
+        ("listed as NYSE: KILO-B since May", ["KILO-B"]),
+        ("x (NYSE: BRK.B)", ["BRK.B"]),
+        ("Two listings (NASDAQ: AXQT, BZLK)", ["AXQT", "BZLK"]),
+        ("Mixed (NASDAQ: AXQT; NYSE: CRWQ)", ["AXQT", "CRWQ"]),
+        ("Iterant Research (NYSE: IT) falls", ["IT"]),
+        ("Alluvia (NYSE: ALL) rises", ["ALL"]),
+        ("Nowlane (NYSE: NOW) beats", ["NOW"]),
+    ],
+)
+def test_exchange_tags(text: str, expected: list[str]) -> None:
+    assert tickers(text) == expected
+
+
+def test_exchange_tag_outside_brackets_is_not_a_list() -> None:
+    # "IT" after the comma is prose, not a second listing.
+    assert tickers("Listed on NYSE: NOW, IT spending is another story") == ["NOW"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x (NASDAQ: XXXX)",  # unknown symbol
+        "On the NYSE: all stocks fell",  # symbols must be in capitals
+        "x (FOO: AXQTX)",  # not a known symbol
+    ],
+)
+def test_exchange_tags_negative(text: str) -> None:
+    assert tickers(text) == []
+
+
+# ------------------------------------------------------------------------------------------------- Company (TICKER)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Eqzt Group Inc. (EQZT) schedules call", ["EQZT"]),
+        ("Zzdl Systems Inc (ZZDL) suspended", ["ZZDL"]),
+        ("Nowlane Software (NOW) beats", ["NOW"]),
+        ("Iterant (IT) and Alluvia (ALL)", ["ALL", "IT"]),
+        ("Agilor ( A ) rises", ["A"]),
+        ("Brook (BRK.B) flat", ["BRK.B"]),
+    ],
+)
+def test_company_parenthesis(text: str, expected: list[str]) -> None:
+    assert tickers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "spending (IT) budgets shrink",  # not after a capitalised word
+        "options include (A) a sale",
+        "Some Company (XXXX) unknown",
+        "Budget (it) lowercase",
+    ],
+)
+def test_company_parenthesis_negative(text: str) -> None:
+    assert tickers(text) == []
+
+
+# ------------------------------------------------------------------------------------------------- company names
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Axqt Holdings Inc raises guidance", ["AXQT"]),
+        ("Axqt Holdings raises guidance", ["AXQT"]),
+        ("Axqt raises guidance", ["AXQT"]),
+        ("AXQT HOLDINGS RAISES GUIDANCE", ["AXQT"]),
+        ("axqt holdings raises guidance", ["AXQT"]),
+        ("Axqt's outlook improves", ["AXQT"]),
+        ("Axqt’s outlook improves", ["AXQT"]),
+        ("Hwmz Industries  Recalls units", ["HWMZ"]),
+        ("Nowlane Software's subscriptions grow", ["NOW"]),
+        ("Iterant Research Group is exposed", ["IT"]),
+        ("Alluvia Insurance reported lower claims", ["ALL"]),
+        ("Kilo Group Inc Class B shares were flat", ["KILO-B"]),
+        ("Kilo Group holds steady", ["KILO-B"]),
+        ("Brook Holdings Corporation Class B", ["BRK.B"]),
+        ("Brook gains", ["BRK.B"]),
+        ("Target Corp raises forecast", ["TGT"]),
+        ("The Acme Company, Ltd. reports", ["ACME"]),
+        ("Acme reports", ["ACME"]),
+        ("Bravo Bravo plc", ["BBB"]),
+    ],
+)
+def test_company_names(text: str, expected: list[str]) -> None:
+    assert tickers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bullion trades near $78,000 a kilo",  # "Kilo" alone is a common word
+        "The fund hit its target for the year",  # "Target" alone is a common word
+        "Axqtx is another company",  # word boundary
+        "Bzlk is not enough: its name is Bzlk Industries without Industries",  # "Industries" is not a legal suffix
+        "Eqzts",
+    ],
+)
+def test_company_names_negative(text: str) -> None:
+    assert "KILO-B" not in tickers(text)
+    assert "TGT" not in tickers(text)
+    assert "AXQT" not in tickers(text)
+    assert "EQZT" not in tickers(text)
+
+
+def test_bzlk_alone_is_not_a_name_but_bzlk_industries_is() -> None:
+    assert tickers("Bzlk lags") == []
+    assert tickers("Bzlk Industries lags") == ["BZLK"]
+
+
+def test_name_variants() -> None:
+    assert name_variants("Kilo Group Inc Class B") == ["Kilo Group Inc Class B", "Kilo Group Inc", "Kilo Group", "Kilo"]
+    assert "Acme" in name_variants("The Acme Company, Ltd.")
+    assert name_variants("Eqzt Group Inc.")[-1] == "Eqzt"
+
+
+def test_short_and_ambiguous_names_are_not_used() -> None:
+    universe = TickerUniverse.from_company_names(
+        {"XQ": "X Inc", "FOOA": "Foo Holdings Inc", "FOOB": "Foo Group Inc", "KLA": "Kila Inc Class A"}
+        | {"KLB": "Kila Inc Class B"}
+    )
+    # "X" is one character; "Foo" is shared by two different companies.
+    assert extract_tickers("X shares rise; Foo reports", universe) == []
+    assert extract_tickers("Foo Holdings reports", universe) == ["FOOA"]
+    # Share classes of one company: the shared name names both, the class names one.
+    assert extract_tickers("Kila reports", universe) == ["KLA", "KLB"]
+    assert extract_tickers("Kila Inc Class A reports", universe) == ["KLA"]
+
+
+# ------------------------------------------------------------------------------------------------- bare tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AXQT shares rise", ["AXQT"]),
+        ("Trading in ZZDL was halted.", ["ZZDL"]),
+        ("KILO-B flat", ["KILO-B"]),
+        ("BRK.B and BRK/B", ["BRK.B"]),
+        ("AXQT-led rally", ["AXQT"]),
+    ],
+)
+def test_bare_tickers(text: str, expected: list[str]) -> None:
+    assert tickers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shares rise NOW",
+        "IT spending cuts",
+        "ALL ABOARD: MARKETS RALLY",
+        "A rally ON hopes",
+        "XAXQT",  # not the same token
+        "AXQTX",
+        "S&P 500 record",
+    ],
+)
+def test_bare_tokens_rejected(text: str) -> None:
+    assert tickers(text) == []
+
+
+def test_short_symbols_need_explicit_forms() -> None:
+    # A 2-letter symbol that is not word-like is still too short to trust as a bare token.
+    universe = TickerUniverse.from_company_names({"QZ": "Quazar Industries Inc"})
+    assert extract_tickers("QZ shares rise", universe) == []
+    assert extract_tickers("$QZ shares rise", universe) == ["QZ"]
+
+
+def test_word_like_defaults_and_override() -> None:
+    assert {"NOW", "IT", "ALL", "A", "ON"} <= DEFAULT_WORD_LIKE
+    # A universe that does not consider AXQT word-like by default can be told otherwise.
+    universe = TickerUniverse.from_company_names({"AXQT": "Axqt Holdings Inc"}, word_like={"AXQT"})
+    assert extract_tickers("AXQT shares rise", universe) == []
+    assert extract_tickers("$AXQT shares rise", universe) == ["AXQT"]
+
+
+# ------------------------------------------------------------------------------------------------- combined
+
+
+def test_word_like_tickers_only_from_explicit_forms() -> None:
+    prose = "It is now all about rates; IT services lag, shares rise NOW and ALL is quiet. A rally ON hopes."
+    assert tickers(prose) == []
+    assert tickers("$NOW rallies") == ["NOW"]
+    assert tickers("Nowlane (NYSE: NOW) rallies") == ["NOW"]
+    assert tickers("Nowlane Software (NOW) rallies") == ["NOW"]
+
+
+def test_several_tickers_in_one_item() -> None:
+    text = (
+        "Nowlane Software (NYSE: NOW) beats on subscriptions; $GHXV, $HWMZ rally in sympathy. "
+        "Crwq Holdings (NYSE:CRWQ) to acquire Dvnx Industries (NASDAQ: DVNX); AXQT and Eqzt Group also rose, "
+        "while IT stocks lag now."
+    )
+    assert tickers(text) == ["AXQT", "CRWQ", "DVNX", "EQZT", "GHXV", "HWMZ", "NOW"]
+
+
+def test_unknown_symbols_dropped_and_result_sorted_unique() -> None:
+    assert tickers("$ZZZZ (NASDAQ: QQQQ) Qqqq Corp (QQQQ) ZZZZ XYZW") == []
+    assert tickers("$HWMZ HWMZ Hwmz Industries (NASDAQ: HWMZ) $AXQT") == ["AXQT", "HWMZ"]
+    assert tickers("") == []
+
+
+def test_names_of_symbols_outside_the_universe_are_ignored() -> None:
+    universe = TickerUniverse(frozenset({"AXQT"}), {"AXQT": "Axqt Holdings Inc", "BZLK": "Bzlk Industries Inc"})
+    assert extract_tickers("Axqt and Bzlk Industries (BZLK) and $BZLK", universe) == ["AXQT"]
+
+
+def test_universe_is_hashable_and_equal_universes_compare_equal() -> None:
+    again = TickerUniverse.from_company_names(dict(COMPANY_NAMES))
+    assert again == SAMPLE
+    assert hash(again) == hash(SAMPLE)
+    assert SAMPLE.resolve("kilo.b") == "KILO-B"
+    assert SAMPLE.resolve("AXQT.O") == "AXQT"
+    assert SAMPLE.resolve("AXQT.O", base_fallback=False) is None
+
+
+# ------------------------------------------------------------------------------------------------- sample feeds
+
+
+def _sample_items() -> list[object]:
+    return [
+        pytest.param(item, id=f"{feed}-{index}")
+        for feed, items in SAMPLE_ITEMS.items()
+        for index, item in enumerate(items)
+    ]
+
+
+@pytest.mark.parametrize("item", _sample_items())
+def test_sample_items_ground_truth(item: SampleNewsItem) -> None:
+    # Title and summary, as the pipeline sees them after parsing (markup removed, entities decoded).
+    text = f"{plain_text(item.title)}\n{plain_text(item.summary)}"
+    assert extract_tickers(text, SAMPLE) == sorted(item.tickers), text
+
+
+def test_sample_word_tickers_are_word_like() -> None:
+    assert set(WORD_TICKERS) <= SAMPLE.word_like
+
+
+# ------------------------------------------------------------------------------------------------- speed
+
+
+def test_large_universe_is_fast() -> None:
+    rng = random.Random(7)
+    words = ["north", "river", "quant", "blue", "stone", "silver", "delta", "ridge", "orbit", "cedar"]
+    names: dict[str, str] = dict(COMPANY_NAMES)
+    while len(names) < 3000:
+        symbol = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 5)))
+        names.setdefault(symbol, f"{rng.choice(words).title()} {symbol.title()} {rng.choice(['Inc', 'Corp', 'plc'])}")
+    universe = TickerUniverse.from_company_names(names)
+    text = (
+        "Nowlane Software (NYSE: NOW) beats on subscriptions; $GHXV, $HWMZ rally in sympathy as IT stocks lag, "
+        "and Axqt Holdings Inc (AXQT) lifted its revenue outlook for the year, citing strong orders."
+    )
+    extract_tickers(text, universe)  # builds and caches the patterns
+    runs = 300
+    start = time.perf_counter()
+    for _ in range(runs):
+        found = extract_tickers(text, universe)
+    per_call = (time.perf_counter() - start) / runs
+    assert {"NOW", "GHXV", "HWMZ", "AXQT"} <= set(found)
+    assert per_call < 1e-3, f"{per_call * 1e6:.0f} µs per headline"
