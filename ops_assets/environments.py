@@ -22,11 +22,16 @@ from typing import Any
 
 import dagster as dg
 
+from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from resources.alpha_vantage import DEFAULT_BASE_URL, SAMPLE_BASE_URL, AlphaVantageResource
+from resources.central_store import CentralStore
+from resources.market_data import AlphaVantageMarketData
 from resources.notifier import LocalOutboxNotifier, SnsNotifier
 from resources.object_store import LocalObjectStore, S3ObjectStore
+from resources.rss import RssFetcher
 from resources.secrets import EnvSecrets, SsmSecrets, StaticSecrets
+from resources.sentiment import LexiconSentiment, TransformersSentiment
 
 ENVIRONMENTS = ("local", "aws")
 SAMPLE_REQUESTS_PER_MINUTE = 60_000.0
@@ -80,23 +85,56 @@ def alpha_vantage(secrets: Any) -> AlphaVantageResource:
     )
 
 
+def sentiment(default_backend: str) -> Any:
+    """FinBERT (or the model at OPS_SENTIMENT_MODEL) with the transformers backend, else the lexicon.
+
+    Locally the lexicon is the default: no model can be downloaded at run time, and the sample runs offline.
+    """
+    backend = os.environ.get("OPS_SENTIMENT_BACKEND") or default_backend
+    if backend == "lexicon":
+        return LexiconSentiment()
+    if backend != "transformers":
+        raise ValueError(f"OPS_SENTIMENT_BACKEND={backend!r} is not one of transformers, lexicon.")
+    return TransformersSentiment(
+        model=_env("OPS_SENTIMENT_MODEL", "ProsusAI/finbert"),
+        quantize_int8=os.environ.get("OPS_SENTIMENT_INT8", "1") == "1",
+    )
+
+
+def event_resources(
+    alpha_vantage_resource: AlphaVantageResource, central_store_url: Any, backend: str
+) -> dict[str, Any]:
+    return {
+        "central_store": CentralStore(url=central_store_url),
+        "rss_fetcher": RssFetcher(),
+        "sentiment": sentiment(backend),
+        "market_data": AlphaVantageMarketData(alpha_vantage=alpha_vantage_resource),
+        "event_settings": EventPipelineSettings(),
+    }
+
+
 def local_resources() -> dict[str, Any]:
     data_dir = local_data_dir()
+    av = alpha_vantage(EnvSecrets())
+    store_url = _env("OPS_CENTRAL_STORE_URL", f"sqlite:///{data_dir / 'central_store.db'}")
     return {
-        "alpha_vantage": alpha_vantage(EnvSecrets()),
+        "alpha_vantage": av,
         "object_store": LocalObjectStore(root=str(data_dir / "object-store")),
         "notifier": LocalOutboxNotifier(outbox_path=str(data_dir / "outbox.jsonl")),
         "fundamentals_settings": fundamentals_settings(),
+        **event_resources(av, store_url, backend="lexicon"),
     }
 
 
 def aws_resources() -> dict[str, Any]:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    av = alpha_vantage(SsmSecrets(path_prefix="/avpipeline/", region_name=region))
     return {
-        "alpha_vantage": alpha_vantage(SsmSecrets(path_prefix="/avpipeline/", region_name=region)),
+        "alpha_vantage": av,
         "object_store": S3ObjectStore(bucket=dg.EnvVar("OPS_BUCKET"), region_name=region),
         "notifier": SnsNotifier(topic_arn=dg.EnvVar("OPS_SNS_TOPIC_ARN"), region_name=region),
         "fundamentals_settings": fundamentals_settings(),
+        **event_resources(av, dg.EnvVar("OPS_CENTRAL_STORE_URL"), backend="transformers"),
     }
 
 

@@ -29,6 +29,7 @@ and :meth:`FeedSampleServer.publish` to add an item to a live feed.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import threading
 import time
@@ -692,3 +693,28 @@ def _not_modified(etag: str, modified: datetime, if_none_match: str | None, if_m
             since = since.replace(tzinfo=UTC)
         return modified <= since
     return False
+
+
+SAMPLE_FEED_SCHEME = "sample://"
+"""Feed URLs of the form ``sample://<name>`` are served by the process-wide :func:`shared_feed_server`."""
+
+_shared_feed_server: FeedSampleServer | None = None
+_shared_feed_lock = threading.Lock()
+
+
+def shared_feed_server() -> FeedSampleServer:
+    """The process-wide sample feed server, started on first use (the offline default of ``make run``)."""
+    global _shared_feed_server
+    with _shared_feed_lock:
+        if _shared_feed_server is None:
+            server = FeedSampleServer().start()
+            atexit.register(server.stop)
+            _shared_feed_server = server
+        return _shared_feed_server
+
+
+def resolve_feed_url(url: str) -> str:
+    """A real URL unchanged; ``sample://<name>`` mapped to the shared sample server's URL for that feed."""
+    if url.startswith(SAMPLE_FEED_SCHEME):
+        return shared_feed_server().url_for(url.removeprefix(SAMPLE_FEED_SCHEME))
+    return url

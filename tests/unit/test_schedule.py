@@ -29,3 +29,23 @@ def test_every_asset_has_a_freshness_policy_and_the_artifact_has_its_checks() ->
         assert graph.get(key).freshness_policy is not None, key
     check_names = {check_key.name for check_key in graph.asset_check_keys}
     assert {"columns_and_types", "unique_ticker_date", "no_value_before_reported_date"} <= check_names
+
+
+def test_minutely_and_five_minute_schedules_run_today_and_skip_while_a_run_is_going() -> None:
+    for name, cron in (("news_job_schedule", "* * * * *"), ("market_signals_job_schedule", "*/5 * * * *")):
+        schedule = defs.get_schedule_def(name)
+        assert schedule.cron_schedule == cron
+        job_name = name.removesuffix("_schedule")
+        with dg.instance_for_test() as instance:
+            context = dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=datetime(2026, 11, 23, 12, 5, tzinfo=UTC),
+                repository_def=defs.get_repository_def(),
+            )
+            [request] = schedule.evaluate_tick(context).run_requests
+            assert request.partition_key == "2026-11-23"
+
+            instance.add_run(dg.DagsterRun(job_name=job_name, run_id="r1", status=dg.DagsterRunStatus.STARTED))
+            skipped = schedule.evaluate_tick(context)
+            assert not skipped.run_requests
+            assert "still going" in (skipped.skip_message or "")

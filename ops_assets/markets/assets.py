@@ -1,0 +1,52 @@
+"""Markets: 5-minute OHLCV bars of the watched tickers."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.markets.telemetry import ingest_bars
+from ops_assets.partitions import daily_partitions, day_window, evaluation_time
+from resources.central_store import CentralStore
+from resources.market_data import MarketDataProvider
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="markets",
+    kinds={"python", "sql"},
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10)
+    ),
+)
+def market_telemetry(
+    context: dg.AssetExecutionContext,
+    central_store: CentralStore,
+    market_data: MarketDataProvider,
+    event_settings: EventPipelineSettings,
+) -> dg.MaterializeResult:
+    """5-minute OHLCV bars per watched ticker (`lane_telemetry`, one row per ticker and bar start, UTC).
+
+    Re-polled every 5 minutes; a bar still forming is revised by the next poll (upsert on ticker + ts). A
+    backfill of a past day stores the bars the provider still has for that day.
+    """
+    summary = ingest_bars(
+        central_store,
+        market_data,
+        event_settings.watched_tickers,
+        now=evaluation_time(context),
+        day=day_window(context)[0].date(),
+    )
+    failed = summary.failed
+    for ticker, status in failed.items():
+        context.log.warning(f"{ticker}: {status}")
+    return dg.MaterializeResult(
+        metadata={
+            "bars_written": summary.bars_written,
+            "tickers": len(summary.per_ticker),
+            "failed": dg.MetadataValue.json(failed),
+        }
+    )
+
+
+markets_assets = [market_telemetry]

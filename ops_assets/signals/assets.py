@@ -1,0 +1,95 @@
+"""Signals: trade recommendations from sentiment and price vs SMA20, and the dry-run dispatcher."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.partitions import daily_partitions, day_window, evaluation_time
+from ops_assets.signals.dispatch import dispatch_pending
+from ops_assets.signals.recommend import recommend_at
+from resources.central_store import CentralStore
+from resources.notifier import Notifier
+
+GROUP = "signals"
+FIVE_MINUTES = timedelta(minutes=5)
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10))
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    deps=["classified_events", "market_telemetry"],
+    kinds={"python", "sql"},
+    freshness_policy=FRESHNESS,
+)
+def trade_recommendations(
+    context: dg.AssetExecutionContext, central_store: CentralStore, event_settings: EventPipelineSettings
+) -> dg.MaterializeResult:
+    """BUY/SELL recommendations (`dispatch_recommendations`, written PENDING with their reason).
+
+    A ticker gets one when the mean sentiment of its recent articles (at least `min_articles` in the window)
+    crosses a threshold and its last close is on the same side of its 20-bar SMA; then a cooldown applies.
+    Today's partition evaluates now; a backfilled day replays every 5-minute mark of that day, seeing only
+    what was known at each mark. The same inputs never write a second row.
+    """
+    config = event_settings.signal_config()
+    tickers = event_settings.watched_tickers
+    now = evaluation_time(context)
+    start, end = day_window(context)
+    # Today: one evaluation now. A past day: replay its 5-minute marks, as the live schedule would have run.
+    marks = [now] if now < end else [start + FIVE_MINUTES * i for i in range(1, int((end - start) / FIVE_MINUTES) + 1)]
+    new = []
+    for mark in marks:
+        new += recommend_at(central_store, tickers, now=mark, config=config)
+    for rec in new:
+        context.log.info(f"{rec.action} {rec.ticker}: {rec.reason}")
+    return dg.MaterializeResult(
+        metadata={"new_recommendations": len(new), "evaluated_at": str(now), "day_start": str(start)}
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    deps=[trade_recommendations],
+    kinds={"python", "sql"},
+    freshness_policy=FRESHNESS,
+)
+def trade_executions(
+    context: dg.AssetExecutionContext,
+    central_store: CentralStore,
+    event_settings: EventPipelineSettings,
+    notifier: Notifier,
+) -> dg.MaterializeResult:
+    """Dry-run fills of PENDING recommendations at the latest 5-minute close (`dispatch_executions`).
+
+    Behind risk gates: max trades per day, max notional per trade, stale data (no bar newer than
+    `max_data_age_minutes`: rejected with the reason) and a kill switch (N consecutive failures halt dispatching
+    and alert until reset). Each recommendation executes at most once, even with two dispatchers running.
+    """
+    summary = dispatch_pending(
+        central_store,
+        now=evaluation_time(context),
+        limits=event_settings.risk_limits(),
+        kill_switch_reset_at=event_settings.kill_switch_reset(),
+    )
+    if summary.halted:
+        reason = summary.halt_reason or "kill switch engaged"
+        notifier.publish(
+            "Dispatcher HALTED - kill switch",
+            f"Dispatching is halted: {reason}. Pending recommendations wait. To resume, fix the cause and set "
+            "the event_settings kill_switch_reset_at to the current time.",
+        )
+        context.log.error(f"Dispatching halted: {reason}")
+    return dg.MaterializeResult(
+        metadata={
+            "executed": summary.executed,
+            "rejected": summary.rejected,
+            "failed": summary.failed,
+            "halted": summary.halted,
+        }
+    )
+
+
+signals_assets = [trade_recommendations, trade_executions]

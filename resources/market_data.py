@@ -1,0 +1,77 @@
+"""Market data providers: recent 5-minute OHLCV bars per ticker, behind one small interface.
+
+:class:`MarketDataProvider` is what the telemetry ingest (``ops_assets.markets.telemetry``) talks to, so another
+vendor can be plugged in later by writing one subclass. :class:`AlphaVantageMarketData` is the Alpha Vantage
+implementation (``TIME_SERIES_INTRADAY``) over the shared, rate-limited :class:`AlphaVantageResource`.
+
+Contract for implementations of :meth:`MarketDataProvider.intraday_bars`:
+
+- return the provider's recent bars for one ticker, oldest first, timestamps in UTC at the *start* of the bar;
+- a failure that concerns only this ticker (unknown symbol, malformed answer) raises an exception whose
+  ``scope`` attribute is ``"ticker"`` (as :class:`~resources.alpha_vantage.AlphaVantageTickerError` does) or a
+  ``ValueError``: the ingest records it and goes on with the other tickers;
+- anything else (a bad key, a spent daily quota, ...) stops the ingest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+from pydantic import Field
+
+from resources.alpha_vantage import AlphaVantageResource
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One OHLCV bar of one ticker. ``ts`` is the start of the bar, timezone-aware UTC."""
+
+    ticker: str
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class MarketDataProvider(dg.ConfigurableResource):
+    """Interface of a market data vendor: recent intraday bars per ticker (see the module docstring)."""
+
+    def intraday_bars(self, ticker: str) -> list[Bar]:
+        """The provider's recent 5-minute bars for ``ticker``, oldest first, ``ts`` in UTC (start of the bar)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement intraday_bars")
+
+    @property
+    def source(self) -> str:
+        """Short name of the provider, stored with every bar (``lane_telemetry.source``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement source")
+
+
+class AlphaVantageMarketData(MarketDataProvider):
+    """Alpha Vantage ``TIME_SERIES_INTRADAY`` bars (https://www.alphavantage.co/documentation/#intraday).
+
+    ``outputsize="compact"`` returns the latest 100 bars (about 8 hours of 5-minute bars, extended hours
+    included) and costs one request per ticker: enough for a poll every 5 minutes. ``"full"`` returns about
+    30 days, for a backfill. Errors keep the client's scopes: a ticker error skips that ticker, a run error
+    (key, plan) or the daily quota stops the ingest.
+    """
+
+    alpha_vantage: AlphaVantageResource = Field(description="The shared, rate-limited Alpha Vantage client.")
+    interval: str = Field(default="5min", description="Bar length: 1min, 5min, 15min, 30min or 60min.")
+    outputsize: str = Field(default="compact", description="compact (latest 100 bars) or full (about 30 days).")
+
+    def intraday_bars(self, ticker: str) -> list[Bar]:
+        # Imported here: the parser lives with the ingest logic, which itself imports Bar from this module.
+        from ops_assets.markets.telemetry import parse_intraday
+
+        payload = self.alpha_vantage.get(
+            "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize=self.outputsize
+        )
+        return parse_intraday(payload, ticker, self.interval)
+
+    @property
+    def source(self) -> str:
+        return "alpha_vantage"
