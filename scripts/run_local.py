@@ -1,4 +1,4 @@
-"""`make run`: materialize this week's fundamentals partition on the embedded default, then say where things are."""
+"""`make run`: this week's fundamentals and one event-pipeline tick on the embedded default; then where things are."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ops_assets.cli import EVENT_PIPELINE, materialize_command
 from ops_assets.environments import local_data_dir
 from ops_assets.fundamentals import keys
-from ops_assets.fundamentals.jobs import materialize_command
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
+from ops_assets.partitions import daily_partitions
 
 
 def main() -> int:
@@ -25,7 +26,14 @@ def main() -> int:
     if result.returncode != 0:
         print(f"\nThe run failed (exit {result.returncode}); the error is above.", file=sys.stderr)
         return result.returncode
+    today = daily_partitions.get_last_partition_key()
+    print(f"\nOne tick of the event pipeline (news, telemetry, signals, dispatch) for {today} ...", flush=True)
+    result = subprocess.run(materialize_command(today, sys.executable, EVENT_PIPELINE), check=False)
+    if result.returncode != 0:
+        print(f"\nThe event-pipeline tick failed (exit {result.returncode}); the error is above.", file=sys.stderr)
+        return result.returncode
     if os.environ.get("OPS_ENV", "local") == "local":
+        print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
         artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
         print(f"\nArtifact: {artifact}")
         print(f"Object store (laid out like the S3 bucket): {Path(local_data_dir()) / 'object-store'}")

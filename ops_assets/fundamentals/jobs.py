@@ -12,13 +12,3 @@ weekly_fundamentals_job = dg.define_asset_job(
     # The seed's container: 2 vCPU, 4 GB, 30 GB ephemeral storage (read by the ECS run launcher).
     tags={"ecs/cpu": "2048", "ecs/memory": "4096", "ecs/ephemeral_storage": "30"},
 )
-
-
-def materialize_command(partition: str, python: str = "python") -> list[str]:
-    """The CLI that materializes one week of the fundamentals assets (`make run`, CI, tests)."""
-    return [
-        python, "-m", "dagster", "asset", "materialize",
-        "-m", "ops_assets.definitions",
-        "--select", "group:fundamentals",
-        "--partition", partition,
-    ]  # fmt: skip

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ops_assets.cli import materialize_command
 from ops_assets.fundamentals import keys
-from ops_assets.fundamentals.jobs import materialize_command
 from ops_assets.fundamentals.partitions import partition_date
 from tests.assets.conftest import PARTITION
 

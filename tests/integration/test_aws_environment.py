@@ -19,7 +19,7 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
-from ops_assets.fundamentals.jobs import materialize_command
+from ops_assets.cli import materialize_command
 from ops_assets.fundamentals.sensors import fundamentals_success_notification
 from resources.notifier import SnsNotifier
 from resources.sample_sources.server import AlphaVantageSampleServer

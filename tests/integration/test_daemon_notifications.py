@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_assets.fundamentals.jobs import materialize_command
+from ops_assets.cli import materialize_command
 from resources.notifier import read_outbox
 
 REPO = Path(__file__).resolve().parents[2]
