@@ -520,15 +520,19 @@ class CentralStore(dg.ConfigurableResource):
                 insert = sqlite.insert
             else:
                 raise CentralStoreError(f"Upsert is not implemented for the {dialect} dialect.")
+            # One cached statement executed over each batch. With RETURNING, SQLAlchemy's "insertmanyvalues"
+            # sends it as multi-row INSERTs (plain executemany would be one round trip per row on psycopg2),
+            # and the returned keys count the rows actually inserted or updated.
+            stmt = insert(table)
+            if update:
+                stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in update})
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=key)
+            stmt = stmt.returning(*(table.c[k] for k in key))
             total = 0
             for start in range(0, len(deduped), size):
-                stmt = insert(table).values([dict(r) for r in deduped[start : start + size]])
-                if update:
-                    stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in update})
-                else:
-                    stmt = stmt.on_conflict_do_nothing(index_elements=key)
-                result = connection.execute(stmt)
-                total += max(result.rowcount, 0)
+                result = connection.execute(stmt, [dict(r) for r in deduped[start : start + size]])
+                total += len(result.all())
             return total
 
         if conn is not None:
