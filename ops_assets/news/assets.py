@@ -1,13 +1,13 @@
 """News: RSS items into the central store, then sentiment and the tickers each item names."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.news.classify import classify_pending
 from ops_assets.news.ingest import FeedConfig, poll_feeds
-from ops_assets.partitions import daily_partitions, day_window, evaluation_time
+from ops_assets.partitions import daily_partitions, day_window
 from resources.central_store import CentralStore
 from resources.rss import RssFetcher
 from resources.sample_sources.feeds import resolve_feed_url
@@ -36,7 +36,8 @@ def raw_news_events(
     unreachable feed is recorded in `feed_state` with its error and does not stop the others.
     """
     feeds = [FeedConfig(f.name, resolve_feed_url(f.url)) for f in event_settings.feed_configs()]
-    summary = poll_feeds(central_store, rss_fetcher, feeds, now=evaluation_time(context))
+    # Feeds only carry recent items, so a poll is always "now", whichever day's partition runs it.
+    summary = poll_feeds(central_store, rss_fetcher, feeds, now=datetime.now(UTC))
     for feed in summary.failed_feeds:
         context.log.warning(f"Feed {feed.feed_name}: {feed.error}")
     if feeds and len(summary.failed_feeds) == len(feeds):
@@ -80,7 +81,7 @@ def classified_events(
         central_store,
         sentiment,
         event_settings.ticker_universe(),
-        now=evaluation_time(context),
+        now=datetime.now(UTC),
         ingested_before=day_window(context)[1],
     )
     return dg.MaterializeResult(

@@ -118,3 +118,31 @@ def test_backfilling_a_past_day_of_telemetry_and_signals(local_env, store_url: s
     before = count(store_url, lane_telemetry)
     assert dg.materialize([*markets_assets, *signals_assets], partition_key="2026-11-20", resources=res).success
     assert count(store_url, lane_telemetry) == before
+
+
+def test_checks_pass_on_a_tick_and_catch_a_bad_bar(local_env, store_url: str, feeds: FeedSampleServer) -> None:
+    from ops_assets.markets.checks import markets_checks
+    from ops_assets.news.checks import news_checks
+    from ops_assets.signals.checks import signals_checks
+
+    urls = {name: feeds.url_for(name) for name in SAMPLE_FEEDS}
+    res = resources(store_url, urls)
+    everything = [*news_assets, *markets_assets, *signals_assets, *news_checks, *markets_checks, *signals_checks]
+    result = dg.materialize(everything, partition_key="2026-11-20", resources=res)
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {
+        "feeds_are_healthy": True,
+        "classification_keeps_up": True,
+        "bars_are_consistent": True,
+        "status_history_is_complete": True,
+        "executions_match_statuses": True,
+    }
+
+    bad_bar = {"ticker": "AXQT", "ts": datetime(2026, 11, 20, 15, 0, tzinfo=UTC), "open": 10.0, "high": 9.0}
+    bad_bar |= {"low": 8.0, "close": 9.5, "volume": 1.0, "source": "test", "ingested_at": datetime.now(UTC)}
+    CentralStore(url=store_url).upsert(lane_telemetry, [bad_bar], key=["ticker", "ts"], update=["open", "high"])
+    [check] = markets_checks
+    evaluation = check(central_store=CentralStore(url=store_url))
+    assert not evaluation.passed
+    assert evaluation.metadata["inconsistent_bars"].value == 1

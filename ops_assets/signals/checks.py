@@ -1,0 +1,59 @@
+"""Checks on recommendations and executions: the audit trail is complete and nothing executed twice."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from resources.central_store import CentralStore, dispatch_executions, dispatch_recommendations, dispatch_status_history
+
+
+@dg.asset_check(
+    asset="trade_recommendations",
+    description="Every recommendation's current status is the last one recorded in its status history.",
+)
+def status_history_is_complete(central_store: CentralStore) -> dg.AssetCheckResult:
+    recs, history = dispatch_recommendations, dispatch_status_history
+    last_change = (
+        sa.select(history.c.recommendation_id, sa.func.max(history.c.id).label("last_id"))
+        .group_by(history.c.recommendation_id)
+        .subquery()
+    )
+    latest = (
+        sa.select(history.c.recommendation_id, history.c.to_status)
+        .join(last_change, history.c.id == last_change.c.last_id)
+        .subquery()
+    )
+    with central_store.connect() as conn:
+        mismatched = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(recs.outerjoin(latest, latest.c.recommendation_id == recs.c.id))
+            .where(sa.or_(latest.c.to_status.is_(None), latest.c.to_status != recs.c.status))
+        ).scalar_one()
+    return dg.AssetCheckResult(
+        passed=mismatched == 0, metadata={"recommendations_without_matching_history": mismatched}
+    )
+
+
+@dg.asset_check(
+    asset="trade_executions",
+    description="Executions and EXECUTED statuses match one to one (no fill without status, no double fill).",
+)
+def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResult:
+    recs, fills = dispatch_recommendations, dispatch_executions
+    with central_store.connect() as conn:
+        executed_without_fill = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(recs.outerjoin(fills, fills.c.recommendation_id == recs.c.id))
+            .where(recs.c.status == "EXECUTED", fills.c.id.is_(None))
+        ).scalar_one()
+        fill_without_status = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(fills.join(recs, fills.c.recommendation_id == recs.c.id))
+            .where(recs.c.status != "EXECUTED")
+        ).scalar_one()
+    return dg.AssetCheckResult(
+        passed=executed_without_fill == 0 and fill_without_status == 0,
+        metadata={"executed_without_fill": executed_without_fill, "fill_without_executed_status": fill_without_status},
+    )
+
+
+signals_checks = [status_history_is_complete, executions_match_statuses]
