@@ -88,3 +88,35 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OPS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return data_dir
+
+
+def pg_url(db: dict[str, str], *, password: str | None = None) -> str:
+    """SQLAlchemy URL of a ``pg_database`` (optionally with a password, to test that it never leaks)."""
+    from sqlalchemy.engine import URL
+
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=db["user"],
+        password=password or db["password"] or None,
+        host=db["host"],
+        port=int(db["port"]),
+        database=db["db_name"],
+    )
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh central-store database: the machine's PostgreSQL, then a SQLite file."""
+    if request.param == "postgresql":
+        return pg_url(request.getfixturevalue("pg_database"))
+    return f"sqlite:///{tmp_path / 'store' / 'central.db'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator:
+    from resources.central_store import CentralStore
+
+    central = CentralStore(url=store_url)
+    yield central
+    central.dispose()

@@ -37,13 +37,13 @@ import zlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS
+from resources.sample_sources.local_http import LocalHttpServer, QuietHTTPServer
 
 Sentiment = Literal["positive", "negative", "neutral"]
 FeedFormat = Literal["rss", "atom"]
@@ -486,19 +486,10 @@ class _Answer:
     delay_seconds: float = 0.0
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    app: FeedSampleServer
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A client that timed out and hung up is part of the tests, not an error worth a traceback.
-        return
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections close after a minute
-    server: _HTTPServer
+    server: QuietHTTPServer
 
     def do_GET(self) -> None:
         answer = self.server.app.answer(
@@ -530,7 +521,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
-class FeedSampleServer:
+class FeedSampleServer(LocalHttpServer):
     """Local feed server over the sample feeds (a context manager); each instance has its own copy to publish to.
 
     ``url_for(name)`` gives a feed's URL (``"malformed"`` too). Conditional requests follow RFC 9110:
@@ -538,56 +529,17 @@ class FeedSampleServer:
     otherwise ``If-Modified-Since`` answers 304 when the feed has not changed since that time.
     """
 
+    handler = _Handler
+    thread_name = "feed-sample"
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, list[SampleNewsItem]] = {name: list(items) for name, items in SAMPLE_ITEMS.items()}
         self._published: dict[str, int] = dict.fromkeys(FEEDS, 0)
         self._requests: list[RecordedFeedRequest] = []
         self._faults: list[_Fault] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------- lifecycle
-
-    def start(self) -> FeedSampleServer:
-        if self._httpd is not None:
-            return self
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.app = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-sample", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FeedSampleServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("The feed server is not running: call start() or use it as a context manager.")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def url_for(self, name: str) -> str:
         """The URL of feed ``name`` (or ``"malformed"``) on this server."""

@@ -22,8 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +35,7 @@ from resources.sample_sources.alpha_vantage_bodies import (
     PREMIUM_ENDPOINT,
     PREMIUM_OUTPUTSIZE,
 )
+from resources.sample_sources.local_http import LocalHttpServer, QuietHTTPServer
 
 DEMO_FUNCTIONS = frozenset(
     {
@@ -94,19 +94,10 @@ def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, indent=4).encode()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    app: AlphaVantageSampleServer
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A client that timed out and hung up is part of the tests, not an error worth a traceback.
-        return
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections close after a minute
-    server: _HTTPServer
+    server: QuietHTTPServer
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -135,8 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class AlphaVantageSampleServer:
+class AlphaVantageSampleServer(LocalHttpServer):
     """Local Alpha Vantage ``/query`` endpoint over :class:`SampleAlphaVantageData`. A context manager."""
+
+    handler = _Handler
+    thread_name = "alpha-vantage-sample"
 
     def __init__(
         self,
@@ -154,50 +148,12 @@ class AlphaVantageSampleServer:
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._daily_counts: dict[tuple[str, date], int] = {}
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------- lifecycle
 
-    def start(self) -> AlphaVantageSampleServer:
-        if self._httpd is not None:
-            return self
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.app = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="alpha-vantage-sample", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> AlphaVantageSampleServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("The sample server is not running: call start() or use it as a context manager.")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/query"
+        return self.base_url + "/query"
 
     # ------------------------------------------------------------------------------------- test helpers
 

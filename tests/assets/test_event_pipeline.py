@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -27,15 +26,6 @@ from resources.central_store import (
 from resources.sample_sources.feeds import SAMPLE_FEEDS, FeedSampleServer, render_feed
 
 TODAY = daily_partitions.get_partition_key_for_timestamp(datetime.now(UTC).timestamp())
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-    else:
-        db = request.getfixturevalue("pg_database")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db['db_name']}"
 
 
 @pytest.fixture

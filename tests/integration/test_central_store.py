@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from resources.central_store import (
@@ -28,36 +27,11 @@ from resources.central_store import (
     lane_telemetry,
     metadata,
 )
+from tests.conftest import pg_url
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
-
-
-def pg_url(db: dict[str, str], *, password: str | None = None) -> str:
-    url = URL.create(
-        "postgresql+psycopg2",
-        username=db["user"],
-        password=password or db["password"] or None,
-        host=db["host"],
-        port=int(db["port"]),
-        database=db["db_name"],
-    )
-    return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return pg_url(request.getfixturevalue("pg_database"))
-    return f"sqlite:///{tmp_path / 'store' / 'central.db'}"
-
-
-@pytest.fixture
-def store(store_url: str):
-    central = CentralStore(url=store_url)
-    yield central
-    central.dispose()
 
 
 def count(store: CentralStore, table: sa.Table) -> int:

@@ -11,14 +11,11 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
 from ops_assets.signals.dispatch import DispatchSummary, dispatch_pending
 from ops_assets.signals.risk import RiskLimits
@@ -34,33 +31,6 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 LIMITS = RiskLimits()  # production settings: 10 trades/day, 10,000 notional, 3 failures, 15 min data age
-
-
-def pg_url(db: dict[str, str]) -> str:
-    url = URL.create(
-        "postgresql+psycopg2",
-        username=db["user"],
-        password=db["password"] or None,
-        host=db["host"],
-        port=int(db["port"]),
-        database=db["db_name"],
-    )
-    return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return pg_url(request.getfixturevalue("pg_database"))
-    return f"sqlite:///{tmp_path / 'store' / 'central.db'}"
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[CentralStore]:
-    central = CentralStore(url=store_url)
-    central.ensure_schema()
-    yield central
-    central.dispose()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,12 +8,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
 from ops_assets.markets.telemetry import OK, ingest_bars, parse_intraday
 from resources.alpha_vantage import AlphaVantageDailyQuotaError, AlphaVantageResource, AlphaVantageRunError
@@ -103,29 +101,6 @@ def test_parse_rejects_bad_timestamps_and_missing_series() -> None:
 
 
 # ------------------------------------------------------------------------------------------------- ingest
-
-
-def pg_url(db: dict[str, str]) -> str:
-    url = URL.create(
-        "postgresql+psycopg2",
-        username=db["user"],
-        password=db["password"] or None,
-        host=db["host"],
-        port=int(db["port"]),
-        database=db["db_name"],
-    )
-    return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralStore]:
-    if request.param == "postgresql":
-        url = pg_url(request.getfixturevalue("pg_database"))
-    else:
-        url = f"sqlite:///{tmp_path / 'store' / 'central.db'}"
-    central = CentralStore(url=url)
-    yield central
-    central.dispose()
 
 
 @pytest.fixture

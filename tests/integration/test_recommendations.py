@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from ops_assets.signals.dispatch import dispatch_pending
@@ -24,17 +21,6 @@ from resources.central_store import (
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'central.db'}"
-    else:
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{request.getfixturevalue('pg_database')['db_name']}"
-    store = CentralStore(url=url)
-    yield store
-    store.dispose()
 
 
 def seed(store: CentralStore, *, scores: list[float], closes: list[float], ticker: str = "AXQT") -> None:
