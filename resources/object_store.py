@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import dagster as dg
 from botocore.exceptions import ClientError
+from pydantic import PrivateAttr
 
 
 class ObjectNotFoundError(KeyError):
@@ -137,9 +138,11 @@ class LocalObjectStore(ObjectStore):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         root = Path(self.root)
-        if not root.is_dir():
+        # Walk only the folder the prefix points into, not the whole store.
+        start = root / prefix.rsplit("/", 1)[0] if "/" in prefix else root
+        if not start.is_dir():
             return
-        for path in sorted(root.rglob("*")):
+        for path in sorted(start.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
                 continue
             key = path.relative_to(root).as_posix()
@@ -165,8 +168,14 @@ class S3ObjectStore(ObjectStore):
     region_name: str = "us-east-1"
     endpoint_url: str | None = None
 
+    _s3: Any = PrivateAttr(default=None)
+
     def _client(self) -> Any:
-        return boto3.client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
+        # One client per resource: creating one costs milliseconds, and the artifact build reads two objects
+        # per ticker. boto3 clients are thread-safe.
+        if self._s3 is None:
+            self._s3 = boto3.client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
+        return self._s3
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{_check_key(key)}"

@@ -109,7 +109,6 @@ def _empty(schema: pa.Schema) -> pd.DataFrame:
 class ArtifactSummary:
     rows: int = 0
     rows_per_ticker: dict[str, int] = field(default_factory=dict)
-    complete_rows_per_ticker: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -156,7 +155,6 @@ def write_ttm_artifact(
             table = to_artifact_table(daily)
             summary.rows += table.num_rows
             summary.rows_per_ticker[str(ticker)] = table.num_rows
-            summary.complete_rows_per_ticker[str(ticker)] = int(daily["has_complete_financial_data"].sum())
             pending.append(table)
             pending_rows += table.num_rows
             if pending_rows >= ROW_GROUP_ROWS:

@@ -6,7 +6,7 @@ etf_holdings -> av_raw_statements / av_raw_prices / av_raw_splits -> quarterly_f
 import io
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ops_assets.freshness import WEEKLY
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.artifact import (
     build_quarterly,
@@ -36,15 +37,13 @@ from resources.alpha_vantage import (
 from resources.object_store import ObjectStore
 
 GROUP = "fundamentals"
-# Weekly data: stale once a Sunday run has been missed.
-WEEKLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=8), warn_window=timedelta(days=7, hours=6))
 
 
 @dg.asset(
     partitions_def=weekly_partitions,
     group_name=GROUP,
     kinds={"python", "json"},
-    freshness_policy=WEEKLY_FRESHNESS,
+    freshness_policy=WEEKLY,
 )
 def etf_holdings(
     context: dg.AssetExecutionContext,
@@ -105,7 +104,7 @@ RAW_SPECS = [
         "the stored copy is too old.",
         group_name=GROUP,
         kinds={"json"},
-        freshness_policy=WEEKLY_FRESHNESS,
+        freshness_policy=WEEKLY,
     ),
     dg.AssetSpec(
         "av_raw_prices",
@@ -114,7 +113,7 @@ RAW_SPECS = [
         "merged into the stored history every week.",
         group_name=GROUP,
         kinds={"json"},
-        freshness_policy=WEEKLY_FRESHNESS,
+        freshness_policy=WEEKLY,
     ),
     dg.AssetSpec(
         "av_raw_splits",
@@ -122,7 +121,7 @@ RAW_SPECS = [
         description="Raw SPLITS JSON per ticker (split factor = new shares / old shares).",
         group_name=GROUP,
         kinds={"json"},
-        freshness_policy=WEEKLY_FRESHNESS,
+        freshness_policy=WEEKLY,
     ),
 ]
 
@@ -229,7 +228,7 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     group_name=GROUP,
     deps=["av_raw_statements", "av_raw_prices"],
     kinds={"pandas", "parquet"},
-    freshness_policy=WEEKLY_FRESHNESS,
+    freshness_policy=WEEKLY,
 )
 def quarterly_financials(
     context: dg.AssetExecutionContext,
@@ -280,7 +279,7 @@ def quarterly_financials(
     deps=[quarterly_financials, "av_raw_prices", "av_raw_splits"],
     kinds={"pandas", "parquet", "s3"},
     check_specs=artifact_check_specs(),
-    freshness_policy=WEEKLY_FRESHNESS,
+    freshness_policy=WEEKLY,
 )
 def ttm_per_share(
     context: dg.AssetExecutionContext,

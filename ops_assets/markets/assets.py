@@ -1,10 +1,9 @@
 """Markets: 5-minute OHLCV bars of the watched tickers."""
 
-from datetime import timedelta
-
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.markets.telemetry import ingest_bars
 from ops_assets.partitions import daily_partitions, day_window, evaluation_time
 from resources.central_store import CentralStore
@@ -15,9 +14,7 @@ from resources.market_data import MarketDataProvider
     partitions_def=daily_partitions,
     group_name="markets",
     kinds={"python", "sql"},
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10)
-    ),
+    freshness_policy=FIVE_MINUTELY,
 )
 def market_telemetry(
     context: dg.AssetExecutionContext,

@@ -1,10 +1,11 @@
 """News: RSS items into the central store, then sentiment and the tickers each item names."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.freshness import MINUTELY
 from ops_assets.news.classify import classify_pending
 from ops_assets.news.ingest import FeedConfig, poll_feeds
 from ops_assets.partitions import daily_partitions, day_window
@@ -20,9 +21,7 @@ GROUP = "news"
     partitions_def=daily_partitions,
     group_name=GROUP,
     kinds={"python", "sql"},
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(minutes=10), warn_window=timedelta(minutes=3)
-    ),
+    freshness_policy=MINUTELY,
 )
 def raw_news_events(
     context: dg.AssetExecutionContext,
@@ -61,9 +60,7 @@ def raw_news_events(
     group_name=GROUP,
     deps=[raw_news_events],
     kinds={"python", "sql", "pytorch"},
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(minutes=10), warn_window=timedelta(minutes=3)
-    ),
+    freshness_policy=MINUTELY,
 )
 def classified_events(
     context: dg.AssetExecutionContext,

@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_time
 from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at
@@ -13,7 +14,6 @@ from resources.notifier import Notifier
 
 GROUP = "signals"
 FIVE_MINUTES = timedelta(minutes=5)
-FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10))
 
 
 @dg.asset(
@@ -21,7 +21,7 @@ FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=20), wa
     group_name=GROUP,
     deps=["classified_events", "market_telemetry"],
     kinds={"python", "sql"},
-    freshness_policy=FRESHNESS,
+    freshness_policy=FIVE_MINUTELY,
 )
 def trade_recommendations(
     context: dg.AssetExecutionContext, central_store: CentralStore, event_settings: EventPipelineSettings
@@ -54,7 +54,7 @@ def trade_recommendations(
     group_name=GROUP,
     deps=[trade_recommendations],
     kinds={"python", "sql"},
-    freshness_policy=FRESHNESS,
+    freshness_policy=FIVE_MINUTELY,
 )
 def trade_executions(
     context: dg.AssetExecutionContext,

@@ -29,7 +29,6 @@ and :meth:`FeedSampleServer.publish` to add an item to a live feed.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import threading
 import time
@@ -650,19 +649,10 @@ def _not_modified(etag: str, modified: datetime, if_none_match: str | None, if_m
 SAMPLE_FEED_SCHEME = "sample://"
 """Feed URLs of the form ``sample://<name>`` are served by the process-wide :func:`shared_feed_server`."""
 
-_shared_feed_server: FeedSampleServer | None = None
-_shared_feed_lock = threading.Lock()
-
 
 def shared_feed_server() -> FeedSampleServer:
     """The process-wide sample feed server, started on first use (the offline default of ``make run``)."""
-    global _shared_feed_server
-    with _shared_feed_lock:
-        if _shared_feed_server is None:
-            server = FeedSampleServer().start()
-            atexit.register(server.stop)
-            _shared_feed_server = server
-        return _shared_feed_server
+    return FeedSampleServer.shared()
 
 
 def resolve_feed_url(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -29,6 +30,19 @@ class LocalHttpServer:
 
     _httpd: QuietHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _shared: ClassVar[dict[type, LocalHttpServer]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> Self:
+        """The process-wide instance of this server over its default data, started on first use."""
+        with LocalHttpServer._shared_lock:
+            server = LocalHttpServer._shared.get(cls)
+            if server is None:
+                server = cls().start()
+                atexit.register(server.stop)
+                LocalHttpServer._shared[cls] = server
+            return server  # type: ignore[return-value]
 
     def start(self) -> Self:
         if self._httpd is not None:

@@ -16,7 +16,6 @@ was asked in :attr:`AlphaVantageSampleServer.requests` (the key is never recorde
 
 from __future__ import annotations
 
-import atexit
 import json
 import threading
 import time
@@ -232,16 +231,6 @@ class AlphaVantageSampleServer(LocalHttpServer):
         return function in DEMO_FUNCTIONS and symbol == DEMO_SYMBOL
 
 
-_shared: AlphaVantageSampleServer | None = None
-_shared_lock = threading.Lock()
-
-
 def shared_sample_server() -> AlphaVantageSampleServer:
     """The process-wide sample server over the default data, started on first use (``SAMPLE_BASE_URL``)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            server = AlphaVantageSampleServer().start()
-            atexit.register(server.stop)
-            _shared = server
-        return _shared
+    return AlphaVantageSampleServer.shared()
