@@ -9,6 +9,7 @@ from ops_assets.fundamentals.schedules import weekly_fundamentals_schedule
 from ops_assets.fundamentals.sensors import fundamentals_failure_notification, fundamentals_success_notification
 from ops_assets.markets.assets import markets_assets
 from ops_assets.markets.checks import markets_checks
+from ops_assets.monitoring.sensors import freshness_alerts
 from ops_assets.news.assets import news_assets
 from ops_assets.news.checks import news_checks
 from ops_assets.news.schedules import news_job, news_schedule
@@ -21,7 +22,7 @@ defs = dg.Definitions(
     asset_checks=[*news_checks, *markets_checks, *signals_checks],
     jobs=[weekly_fundamentals_job, news_job, market_signals_job],
     schedules=[weekly_fundamentals_schedule, news_schedule, market_signals_schedule],
-    sensors=[fundamentals_success_notification, fundamentals_failure_notification],
+    sensors=[fundamentals_success_notification, fundamentals_failure_notification, freshness_alerts],
     resources=resources_for(),
     # One process per run: the Alpha Vantage rate limit is shared by every step, and small steps start
     # in seconds instead of paying a subprocess each.

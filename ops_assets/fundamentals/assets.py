@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ops_assets.freshness import WEEKLY
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.artifact import (
     build_quarterly,
@@ -28,6 +27,7 @@ from ops_assets.fundamentals.financials import to_quarterly_table
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.fundamentals.universe import parse_etf_holdings
+from ops_assets.monitoring.freshness import WEEKLY
 from resources.alpha_vantage import (
     AlphaVantageDailyQuotaError,
     AlphaVantageError,

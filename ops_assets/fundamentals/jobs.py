@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from ops_assets.fundamentals.partitions import weekly_partitions
-
 weekly_fundamentals_job = dg.define_asset_job(
     "weekly_fundamentals_job",
     selection=dg.AssetSelection.groups("fundamentals"),
-    partitions_def=weekly_partitions,
     description="Fetch the ETF's holdings from Alpha Vantage and publish the week's TTM per-share artifact.",
     # The seed's container: 2 vCPU, 4 GB, 30 GB ephemeral storage (read by the ECS run launcher).
     tags={"ecs/cpu": "2048", "ecs/memory": "4096", "ecs/ephemeral_storage": "30"},

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
-from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.markets.telemetry import ingest_bars
+from ops_assets.monitoring.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_time
 from resources.central_store import CentralStore
 from resources.market_data import MarketDataProvider

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
-from ops_assets.freshness import MINUTELY
+from ops_assets.monitoring.freshness import MINUTELY
 from ops_assets.news.classify import classify_pending
 from ops_assets.news.ingest import FeedConfig, poll_feeds
 from ops_assets.partitions import daily_partitions, day_window

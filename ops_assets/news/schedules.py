@@ -2,13 +2,11 @@
 
 import dagster as dg
 
-from ops_assets.partitions import daily_partitions
 from ops_assets.scheduling import incremental_schedule
 
 news_job = dg.define_asset_job(
     "news_job",
     selection=dg.AssetSelection.groups("news"),
-    partitions_def=daily_partitions,
     description="Poll the RSS feeds, store new items and classify them.",
     # Minutely: runs in the always-on code-location service, not an ECS task (see docs/ARCHITECTURE.md).
     tags={"ops/launch": "inline"},

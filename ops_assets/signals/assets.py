@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
-from ops_assets.freshness import FIVE_MINUTELY
+from ops_assets.monitoring.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_time
 from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at

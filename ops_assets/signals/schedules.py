@@ -2,13 +2,11 @@
 
 import dagster as dg
 
-from ops_assets.partitions import daily_partitions
 from ops_assets.scheduling import incremental_schedule
 
 market_signals_job = dg.define_asset_job(
     "market_signals_job",
     selection=dg.AssetSelection.groups("markets", "signals"),
-    partitions_def=daily_partitions,
     description="5-minute bars, then recommendations, then the dry-run dispatcher.",
     tags={"ops/launch": "inline"},
 )

@@ -1,0 +1,109 @@
+"""Which freshness changes deserve a notification, and what it says. Plain Python: states are strings.
+
+An asset's freshness state is PASS, WARN, FAIL, UNKNOWN (never materialized) or NOT_APPLICABLE. We alert
+when an asset turns WARN or FAIL (again when WARN escalates to FAIL) and once more when it recovers to
+PASS; a flap between two sensor ticks that ends where it started sends nothing. UNKNOWN never alerts:
+an asset nobody has materialized yet is not late, it is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+STALE_STATES = ("WARN", "FAIL")
+_SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2}
+
+
+@dataclass(frozen=True)
+class FreshnessChange:
+    """One asset whose freshness changed since it was last reported."""
+
+    asset: str
+    previous: str | None
+    current: str
+    last_materialized_at: datetime | None = None
+    warn_after: timedelta | None = None
+    fail_after: timedelta | None = None
+
+    @property
+    def is_recovery(self) -> bool:
+        return self.current == "PASS"
+
+
+def changes_to_report(
+    reported: Mapping[str, str], current: Mapping[str, str]
+) -> tuple[dict[str, tuple[str | None, str]], dict[str, str]]:
+    """The (previous, current) states worth a notification, and the new ``reported`` state map.
+
+    ``reported`` is what the last notifications said per asset (the sensor's cursor); ``current`` is each
+    asset's freshness state now. The returned map is what to store as the new cursor.
+    """
+    to_report: dict[str, tuple[str | None, str]] = {}
+    new_reported = dict(reported)
+    for asset, state in sorted(current.items()):
+        previous = reported.get(asset)
+        if state not in _SEVERITY:  # UNKNOWN / NOT_APPLICABLE: nothing to say, keep what we last said.
+            continue
+        worse = state in STALE_STATES and _SEVERITY[state] > _SEVERITY.get(previous or "PASS", 0)
+        recovered = state == "PASS" and previous in STALE_STATES
+        if worse or recovered:
+            to_report[asset] = (previous, state)
+        new_reported[asset] = state
+    return to_report, new_reported
+
+
+def freshness_message(changes: list[FreshnessChange], *, now: datetime) -> tuple[str, str]:
+    """Subject and body of one notification covering every change seen in one evaluation."""
+    stale = [change for change in changes if not change.is_recovery]
+    recovered = [change for change in changes if change.is_recovery]
+    if stale:
+        worst = "FAIL" if any(change.current == "FAIL" for change in stale) else "WARN"
+        names = ", ".join(change.asset for change in stale)
+        subject = f"Freshness {worst} - {len(stale)} stale: {names}"
+    else:
+        subject = f"Freshness RECOVERED - {', '.join(change.asset for change in recovered)}"
+    lines: list[str] = []
+    if stale:
+        lines.append("These assets have not been updated as often as their schedules promise:")
+        lines += [_describe(change, now) for change in stale]
+        lines += [
+            "",
+            "Look at the asset's latest runs in the Dagster UI (Assets > the asset > Runs): a failing run shows its",
+            "error; no runs at all means the schedule or the daemon is stopped (Overview > Schedules / Deployment >",
+            "Daemons). Consumers of these tables see data older than usual until the next successful run.",
+        ]
+    if recovered:
+        if lines:
+            lines.append("")
+        lines.append("These assets are fresh again:")
+        lines += [_describe(change, now) for change in recovered]
+    return subject, "\n".join(lines)
+
+
+def _describe(change: FreshnessChange, now: datetime) -> str:
+    parts = [f"  - {change.asset}: {change.previous or 'first seen'} -> {change.current}"]
+    if change.last_materialized_at is not None:
+        age = now - change.last_materialized_at
+        parts.append(f"last updated {change.last_materialized_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago)")
+    if change.fail_after is not None:
+        window = f"expected within {_age(change.fail_after)}"
+        if change.warn_after is not None:
+            window += f" (warning after {_age(change.warn_after)})"
+        parts.append(window)
+    return "; ".join(parts)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{seconds} s"
