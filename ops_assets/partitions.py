@@ -5,7 +5,7 @@ slow the UI and daemon). ``end_offset=1`` makes today's partition exist while th
 and 5-minutely schedules re-materialize *today* incrementally and idempotently (upserts on natural keys).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -21,3 +21,13 @@ def day_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
 def evaluation_time(context: dg.AssetExecutionContext) -> datetime:
     """Now for today's partition; the end of the day for a past one (a backfill sees the whole day)."""
     return min(datetime.now(UTC), day_window(context)[1])
+
+
+def evaluation_marks(context: dg.AssetExecutionContext, step: timedelta = timedelta(minutes=5)) -> list[datetime]:
+    """When to evaluate: ``[now]`` for today's partition; every ``step`` mark of a past day (a backfill replays
+    the day as the live schedule would have run it, each mark seeing only what was known then)."""
+    now = evaluation_time(context)
+    start, end = day_window(context)
+    if now < end:
+        return [now]
+    return [start + step * i for i in range(1, int((end - start) / step) + 1)]

@@ -6,7 +6,8 @@ implementation (``TIME_SERIES_INTRADAY``) over the shared, rate-limited :class:`
 
 Contract for implementations of :meth:`MarketDataProvider.intraday_bars`:
 
-- return the provider's recent bars for one ticker, oldest first, timestamps in UTC at the *start* of the bar;
+- return the provider's recent bars for one ticker (or, given ``day``, bars covering that past day), oldest
+  first, timestamps in UTC at the *start* of the bar; bars of other days may come along (the caller filters);
 - a failure that concerns only this ticker (unknown symbol, malformed answer) raises an exception whose
   ``scope`` attribute is ``"ticker"`` (as :class:`~resources.alpha_vantage.AlphaVantageTickerError` does) or a
   ``ValueError``: the ingest records it and goes on with the other tickers;
@@ -16,7 +17,7 @@ Contract for implementations of :meth:`MarketDataProvider.intraday_bars`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
@@ -40,8 +41,12 @@ class Bar:
 class MarketDataProvider(dg.ConfigurableResource):
     """Interface of a market data vendor: recent intraday bars per ticker (see the module docstring)."""
 
-    def intraday_bars(self, ticker: str) -> list[Bar]:
-        """The provider's recent 5-minute bars for ``ticker``, oldest first, ``ts`` in UTC (start of the bar)."""
+    def intraday_bars(self, ticker: str, day: date | None = None) -> list[Bar]:
+        """5-minute bars for ``ticker``, oldest first, ``ts`` in UTC (start of the bar).
+
+        ``day=None``: the latest bars (a live poll). A date: bars covering that day, from the provider's history
+        (a backfill); they may include neighbouring days.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement intraday_bars")
 
     @property
@@ -53,24 +58,37 @@ class MarketDataProvider(dg.ConfigurableResource):
 class AlphaVantageMarketData(MarketDataProvider):
     """Alpha Vantage ``TIME_SERIES_INTRADAY`` bars (https://www.alphavantage.co/documentation/#intraday).
 
-    ``outputsize="compact"`` returns the latest 100 bars (about 8 hours of 5-minute bars, extended hours
-    included) and costs one request per ticker: enough for a poll every 5 minutes. ``"full"`` returns about
-    30 days, for a backfill. Errors keep the client's scopes: a ticker error skips that ticker, a run error
-    (key, plan) or the daily quota stops the ingest.
+    A live poll asks ``outputsize`` (default ``compact``: the latest 100 bars, about 8 hours of 5-minute bars
+    with extended hours, one request per ticker — enough for a poll every 5 minutes). A past day is asked by
+    month, ``month=YYYY-MM&outputsize=full``: the whole calendar month in one request per ticker (two on the
+    1st of a month), whatever ``outputsize`` says (``compact`` would keep only the month's last 100 bars).
+    Errors keep the client's scopes: a ticker error skips that ticker, a run error (key, a plan without the
+    feature) or the daily quota stops the ingest.
     """
 
     alpha_vantage: AlphaVantageResource = Field(description="The shared, rate-limited Alpha Vantage client.")
     interval: str = Field(default="5min", description="Bar length: 1min, 5min, 15min, 30min or 60min.")
     outputsize: str = Field(default="compact", description="compact (latest 100 bars) or full (about 30 days).")
 
-    def intraday_bars(self, ticker: str) -> list[Bar]:
+    def intraday_bars(self, ticker: str, day: date | None = None) -> list[Bar]:
         # Imported here: the parser lives with the ingest logic, which itself imports Bar from this module.
         from ops_assets.markets.telemetry import parse_intraday
 
-        payload = self.alpha_vantage.get(
-            "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize=self.outputsize
-        )
-        return parse_intraday(payload, ticker, self.interval)
+        if day is None:
+            payload = self.alpha_vantage.get(
+                "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize=self.outputsize
+            )
+            return parse_intraday(payload, ticker, self.interval)
+        # A UTC day starts the evening before in New York (the API's clock): on the 1st of a month, the previous
+        # month's answer holds the day's first hours of extended trading.
+        months = sorted({f"{day - timedelta(days=1):%Y-%m}", f"{day:%Y-%m}"})
+        bars: list[Bar] = []
+        for month in months:
+            payload = self.alpha_vantage.get(
+                "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize="full", month=month
+            )
+            bars += parse_intraday(payload, ticker, self.interval)
+        return sorted(bars, key=lambda bar: bar.ts)
 
     @property
     def source(self) -> str:

@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ops_assets.cli import EVENT_PIPELINE, materialize_command
+import sqlalchemy as sa
+
+from ops_assets.cli import EVENT_PIPELINE, MARKETS_AND_SIGNALS, materialize_command
 from ops_assets.environments import local_data_dir
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.partitions import daily_partitions
+from resources.central_store import CentralStore, dispatch_executions, dispatch_recommendations
+from resources.sample_sources.alpha_vantage import SAMPLE_END
 
 
 def main() -> int:
@@ -20,7 +24,8 @@ def main() -> int:
     if partition is None:
         raise SystemExit("No weekly partition has started yet.")
     command = materialize_command(partition, sys.executable)
-    source = "Alpha Vantage" if os.environ.get("ALPHA_VANTAGE_API_KEY") else "the bundled offline sample source"
+    sample_source = not os.environ.get("ALPHA_VANTAGE_API_KEY")
+    source = "the bundled offline sample source" if sample_source else "Alpha Vantage"
     print(f"Materializing the fundamentals assets for week {partition} from {source} ...", flush=True)
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
@@ -32,13 +37,47 @@ def main() -> int:
     if result.returncode != 0:
         print(f"\nThe event-pipeline tick failed (exit {result.returncode}); the error is above.", file=sys.stderr)
         return result.returncode
+    if sample_source:
+        # The bundled prices end on SAMPLE_END, so today's tick has no fresh bars to trade on; a backfill of the
+        # sample's last trading day replays its 5-minute marks against the news the tick just stored.
+        day = SAMPLE_END.isoformat()
+        print(
+            f"\nReplaying the sample's last trading day, {day} (telemetry, signals, dry-run dispatch) ...", flush=True
+        )
+        result = subprocess.run(materialize_command(day, sys.executable, MARKETS_AND_SIGNALS), check=False)
+        if result.returncode != 0:
+            print(f"\nThe replay of {day} failed (exit {result.returncode}); the error is above.", file=sys.stderr)
+            return result.returncode
     if os.environ.get("OPS_ENV", "local") == "local":
         print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
+        print_trades(f"sqlite:///{local_data_dir() / 'central_store.db'}")
         artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
         print(f"\nArtifact: {artifact}")
         print(f"Object store (laid out like the S3 bucket): {Path(local_data_dir()) / 'object-store'}")
     print("Open the UI on the same instance: make ui  (then http://127.0.0.1:3000)")
     return 0
+
+
+def print_trades(url: str) -> None:
+    """The latest recommendations and their dry-run outcome, as the dispatcher recorded them."""
+    recs, fills = dispatch_recommendations, dispatch_executions
+    query = (
+        sa.select(recs.c.created_at, recs.c.ticker, recs.c.action, recs.c.status, recs.c.status_reason, recs.c.reason)
+        .order_by(recs.c.created_at.desc(), recs.c.id.desc())
+        .limit(10)
+    )
+    with CentralStore(url=url).connect() as conn:
+        rows = conn.execute(query).all()
+        fill_count = conn.execute(sa.select(sa.func.count()).select_from(fills)).scalar_one()
+    if not rows:
+        print("No trade recommendations yet.")
+        return
+    print(f"Latest recommendations ({fill_count} dry-run fills in all):")
+    for row in reversed(rows):
+        print(
+            f"  {row.created_at:%Y-%m-%d %H:%M} UTC  {row.action:<4} {row.ticker:<6} {row.status}: {row.status_reason}"
+        )
+        print(f"      because {row.reason}")
 
 
 if __name__ == "__main__":

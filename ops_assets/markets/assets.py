@@ -24,15 +24,19 @@ def market_telemetry(
 ) -> dg.MaterializeResult:
     """5-minute OHLCV bars per watched ticker (`lane_telemetry`, one row per ticker and bar start, UTC).
 
-    Re-polled every 5 minutes; a bar still forming is revised by the next poll (upsert on ticker + ts). A
-    backfill of a past day stores the bars the provider still has for that day.
+    Re-polled every 5 minutes from the provider's latest bars; a bar still forming is revised by the next poll
+    (upsert on ticker + ts). A backfill of a past day asks the provider's history for that day (Alpha Vantage:
+    the month's bars) and stores the day's bars.
     """
+    start, end = day_window(context)
+    now = evaluation_time(context)
     summary = ingest_bars(
         central_store,
         market_data,
         event_settings.watched_tickers,
-        now=evaluation_time(context),
-        day=day_window(context)[0].date(),
+        now=now,
+        day=start.date(),
+        from_history=now >= end,
     )
     failed = summary.failed
     for ticker, status in failed.items():

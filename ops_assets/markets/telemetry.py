@@ -143,14 +143,17 @@ def ingest_bars(
     *,
     now: datetime,
     day: date | None = None,
+    from_history: bool = False,
 ) -> TelemetrySummary:
-    """Fetch each ticker's recent bars and upsert them into ``lane_telemetry`` in one transaction.
+    """Fetch each ticker's bars and upsert them into ``lane_telemetry`` in one transaction.
 
     ``now`` (timezone-aware) is the poll time: bars starting after it are dropped (a provider's clock or a
     replayed answer must not put future bars in the store). ``day`` keeps only bars starting on that UTC
-    calendar day, for a daily partition or a backfill. A ticker-scoped failure is recorded in the summary and
-    the other tickers go on. A run error (key, plan) propagates at once, writing nothing. A spent daily quota
-    first writes the bars already fetched (they stay usable), then propagates.
+    calendar day, for a daily partition or a backfill; ``from_history`` asks the provider for that day's
+    bars from its history instead of its latest ones (a past day is out of a live poll's reach). A
+    ticker-scoped failure is recorded in the summary and the other tickers go on. A run error (key, plan)
+    propagates at once, writing nothing. A spent daily quota first writes the bars already fetched (they stay
+    usable), then propagates.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (UTC): a naive time would be ambiguous against UTC bars.")
@@ -160,7 +163,7 @@ def ingest_bars(
     try:
         for ticker in dict.fromkeys(tickers):  # de-duplicated, order kept
             try:
-                bars = provider.intraday_bars(ticker)
+                bars = provider.intraday_bars(ticker, day) if from_history and day else provider.intraday_bars(ticker)
             except Exception as exc:
                 if not _is_ticker_failure(exc):
                     raise

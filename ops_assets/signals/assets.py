@@ -1,19 +1,16 @@
 """Signals: trade recommendations from sentiment and price vs SMA20, and the dry-run dispatcher."""
 
-from datetime import timedelta
-
 import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.monitoring.freshness import FIVE_MINUTELY
-from ops_assets.partitions import daily_partitions, day_window, evaluation_time
+from ops_assets.partitions import daily_partitions, evaluation_marks
 from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at
 from resources.central_store import CentralStore
 from resources.notifier import Notifier
 
 GROUP = "signals"
-FIVE_MINUTES = timedelta(minutes=5)
 
 
 @dg.asset(
@@ -35,17 +32,14 @@ def trade_recommendations(
     """
     config = event_settings.signal_config()
     tickers = event_settings.watched_tickers
-    now = evaluation_time(context)
-    start, end = day_window(context)
-    # Today: one evaluation now. A past day: replay its 5-minute marks, as the live schedule would have run.
-    marks = [now] if now < end else [start + FIVE_MINUTES * i for i in range(1, int((end - start) / FIVE_MINUTES) + 1)]
+    marks = evaluation_marks(context)
     new = []
     for mark in marks:
         new += recommend_at(central_store, tickers, now=mark, config=config)
     for rec in new:
         context.log.info(f"{rec.action} {rec.ticker}: {rec.reason}")
     return dg.MaterializeResult(
-        metadata={"new_recommendations": len(new), "evaluated_at": str(now), "day_start": str(start)}
+        metadata={"new_recommendations": len(new), "evaluated_at": str(marks[-1]), "marks_evaluated": len(marks)}
     )
 
 
@@ -67,15 +61,25 @@ def trade_executions(
     Behind risk gates: max trades per day, max notional per trade, stale data (no bar newer than
     `max_data_age_minutes`: rejected with the reason) and a kill switch (N consecutive failures halt dispatching
     and alert until reset). Each recommendation executes at most once, even with two dispatchers running.
+    Today's partition dispatches now; a backfilled day replays its 5-minute marks like the recommendations.
     """
-    summary = dispatch_pending(
-        central_store,
-        now=evaluation_time(context),
-        limits=event_settings.risk_limits(),
-        kill_switch_reset_at=event_settings.kill_switch_reset(),
-    )
-    if summary.halted:
-        reason = summary.halt_reason or "kill switch engaged"
+    executed = rejected = failed = 0
+    halt_reason: str | None = None
+    for mark in evaluation_marks(context):
+        summary = dispatch_pending(
+            central_store,
+            now=mark,
+            limits=event_settings.risk_limits(),
+            kill_switch_reset_at=event_settings.kill_switch_reset(),
+        )
+        executed, rejected, failed = executed + summary.executed, rejected + summary.rejected, failed + summary.failed
+        for outcome in summary.outcomes:
+            context.log.info(f"{outcome.ticker} #{outcome.recommendation_id}: {outcome.status} ({outcome.reason})")
+        if summary.halted:
+            halt_reason = summary.halt_reason or "kill switch engaged"
+            break
+    if halt_reason is not None:
+        reason = halt_reason
         notifier.publish(
             "Dispatcher HALTED - kill switch",
             f"Dispatching is halted: {reason}. Pending recommendations wait. To resume, fix the cause and set "
@@ -83,12 +87,7 @@ def trade_executions(
         )
         context.log.error(f"Dispatching halted: {reason}")
     return dg.MaterializeResult(
-        metadata={
-            "executed": summary.executed,
-            "rejected": summary.rejected,
-            "failed": summary.failed,
-            "halted": summary.halted,
-        }
+        metadata={"executed": executed, "rejected": rejected, "failed": failed, "halted": halt_reason is not None}
     )
 
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import zlib
 from collections import OrderedDict
@@ -155,6 +156,8 @@ TICKER_FUNCTIONS = frozenset(
 )
 INTRADAY_INTERVALS = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
 INTRADAY_DAYS = 5
+"""Trading days TIME_SERIES_INTRADAY answers without ``month`` (``compact`` keeps the last 100 bars of them);
+with ``month=YYYY-MM`` it answers that month's trading days, like the real API's history by month."""
 COMPACT_ROWS = 100
 _SECTORS = (
     "TECHNOLOGY",
@@ -188,6 +191,11 @@ def _quarter_ends(first: date, last: date) -> list[date]:
         if month > 12:
             month -= 12
             year += 1
+
+
+def _is_month(value: str) -> bool:
+    """``YYYY-MM``, as Alpha Vantage's intraday ``month`` parameter takes it."""
+    return re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) is not None
 
 
 def _month_end(year: int, month: int) -> date:
@@ -291,7 +299,7 @@ class SampleAlphaVantageData:
         """:meth:`response` serialised as the server sends it; cached per (function, symbol, options)."""
         function = function.upper()
         symbol = params.get("symbol", "")
-        options = (params.get("outputsize", "compact"), params.get("interval", ""))
+        options = (params.get("outputsize", "compact"), params.get("interval", ""), params.get("month", ""))
         key = (function, symbol, options)
         return self._payloads.get_or_make(key, lambda: json.dumps(self._build(function, symbol, params)).encode())
 
@@ -320,7 +328,10 @@ class SampleAlphaVantageData:
             interval = params.get("interval", "")
             if interval not in INTRADAY_INTERVALS:
                 return INVALID_API_CALL(function)
-            return self._intraday(ticker, interval, full=params.get("outputsize", "compact") == "full")
+            month = params.get("month")
+            if month is not None and not _is_month(month):
+                return INVALID_API_CALL(function)
+            return self._intraday(ticker, interval, full=params.get("outputsize", "compact") == "full", month=month)
         if function == "SPLITS":
             data = []
             if symbol == SPLIT_TICKER and self.start <= SPLIT_DATE <= self.end:
@@ -347,8 +358,8 @@ class SampleAlphaVantageData:
                 tickers.append(symbol)
         return tickers
 
-    def _rng(self, symbol: str, stream: int) -> np.random.Generator:
-        return np.random.default_rng((self.seed, zlib.crc32(symbol.encode()), stream))
+    def _rng(self, symbol: str, *stream: int) -> np.random.Generator:
+        return np.random.default_rng((self.seed, zlib.crc32(symbol.encode()), *stream))
 
     def _ticker(self, symbol: str) -> _Ticker:
         return self._models.get_or_make(symbol, lambda: self._make_ticker(symbol))
@@ -816,13 +827,20 @@ class SampleAlphaVantageData:
             running *= step
         return factor, div_amount, split_coef
 
-    def _intraday(self, ticker: _Ticker, interval: str, *, full: bool) -> dict[str, Any]:
+    def _intraday(self, ticker: _Ticker, interval: str, *, full: bool, month: str | None) -> dict[str, Any]:
         minutes = INTRADAY_INTERVALS[interval]
-        rng = self._rng(ticker.symbol, 3 + minutes)
         m = len(ticker.days)
         bars: list[tuple[str, float, float, float, float, int]] = []
         per_day = (16 * 60) // minutes  # 04:00 to 20:00, extended hours included as the API does by default
-        for i in range(max(0, m - INTRADAY_DAYS), m):
+        if month is None:  # the trailing days, as the API answers without `month`
+            days = list(range(max(0, m - INTRADAY_DAYS), m))
+        else:  # one calendar month of history (`month=YYYY-MM`)
+            days = [i for i, day in enumerate(ticker.days) if f"{day:%Y-%m}" == month]
+            if not days:
+                return INVALID_API_CALL("TIME_SERIES_INTRADAY")
+        for i in days:
+            # One stream per day: a day's bars are the same whichever request (recent or `month=`) returns them.
+            rng = self._rng(ticker.symbol, 3 + minutes, ticker.days[i].toordinal())
             o, c = float(ticker.open[i]), float(ticker.close[i])
             hi, lo = float(ticker.high[i]), float(ticker.low[i])
             steps = np.cumsum(rng.normal(0.0, 1.0, per_day))

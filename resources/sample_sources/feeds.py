@@ -256,6 +256,49 @@ _STREETDESK: tuple[SampleNewsItem, ...] = (
         tickers=("DVNX",),
         sentiment="neutral",
     ),
+    # The afternoon of 2026-11-20 (UTC) carries enough news on two tickers for the sample day to trade: three
+    # positive AXQT stories within four hours (with the wire's and the tape's) and three negative FJRX ones. All
+    # are older than the breaking items of FeedSampleServer.publish (17:00 on), whose Last-Modified must move.
+    SampleNewsItem(
+        title="Fjrx Group cut to &lt;i&gt;sell&lt;/i&gt;; shares hit a 52-week low",
+        summary="<p>A credit downgrade followed the lawsuit; Fjrx Group Inc shares fell for a third day.</p>",
+        link="https://streetdesk.example.org/articles/fjrx-downgrade",
+        guid="tag:streetdesk.example.org,2026:article/5108",
+        guid_is_permalink=False,
+        published=_at(20, 16, 55),
+        tickers=("FJRX",),
+        sentiment="negative",
+    ),
+    SampleNewsItem(
+        title="$FJRX sinks as customers sue over failed product launch",
+        summary="<p>The lawsuit seeks damages for faulty equipment and missed deliveries.</p>",
+        link="https://streetdesk.example.org/articles/fjrx-lawsuit",
+        guid="tag:streetdesk.example.org,2026:article/5107",
+        guid_is_permalink=False,
+        published=_at(20, 16, 30),
+        tickers=("FJRX",),
+        sentiment="negative",
+    ),
+    SampleNewsItem(
+        title="Analysts upgrade Axqt Holdings (NASDAQ: AXQT) to buy on strong demand",
+        summary="<p>Two brokers raised their targets, citing record orders and improving margins.</p>",
+        link="https://streetdesk.example.org/articles/axqt-upgrade",
+        guid="tag:streetdesk.example.org,2026:article/5106",
+        guid_is_permalink=False,
+        published=_at(20, 15, 20),
+        tickers=("AXQT",),
+        sentiment="positive",
+    ),
+    SampleNewsItem(
+        title="Fjrx Group (NYSE: FJRX) warns of a weak fourth quarter; shares fall",
+        summary="<p>The company blamed lost contracts and higher costs.</p>",
+        link="https://streetdesk.example.org/articles/fjrx-warning",
+        guid="tag:streetdesk.example.org,2026:article/5105",
+        guid_is_permalink=False,
+        published=_at(20, 14, 50),
+        tickers=("FJRX",),
+        sentiment="negative",
+    ),
 )
 
 _TICKERTAPE: tuple[SampleNewsItem, ...] = (

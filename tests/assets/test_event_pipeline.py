@@ -18,6 +18,8 @@ from ops_assets.partitions import daily_partitions
 from ops_assets.signals.assets import signals_assets
 from resources.central_store import (
     CentralStore,
+    dispatch_executions,
+    dispatch_recommendations,
     feed_state,
     inbound_events_classified,
     inbound_events_raw,
@@ -104,10 +106,28 @@ def test_backfilling_a_past_day_of_telemetry_and_signals(local_env, store_url: s
     with CentralStore(url=store_url).connect() as conn:
         days = {ts.date() for ts in conn.execute(sa.select(lane_telemetry.c.ts)).scalars()}
     assert days == {datetime(2026, 11, 20).date()}
-    # Re-running the same day writes the same bars again (upsert), not more rows.
+    # The whole day from the provider's history, not only a live answer's last 100 bars.
+    assert count(store_url, lane_telemetry) == 192 * len(EventPipelineSettings().watched_tickers)
+    # The day's 5-minute marks replayed, each seeing only the news and bars known then: the sample's afternoon
+    # news trades FJRX (three negative stories from 14:50, close under SMA20) and AXQT (three positive ones).
+    trades = executed_trades(store_url)
+    assert [(t.ticker, t.action, t.executed_at) for t in trades] == [
+        ("FJRX", "SELL", datetime(2026, 11, 20, 16, 55, tzinfo=UTC)),
+        ("AXQT", "BUY", datetime(2026, 11, 20, 17, 15, tzinfo=UTC)),
+        ("FJRX", "SELL", datetime(2026, 11, 20, 17, 55, tzinfo=UTC)),  # after the 60-minute cooldown
+    ]
+    assert all(t.dry_run and t.notional <= 10_000 for t in trades)
+    # Re-running the same day writes the same bars again (upsert), no new recommendation, no second fill.
     before = count(store_url, lane_telemetry)
     assert dg.materialize([*markets_assets, *signals_assets], partition_key="2026-11-20", resources=res).success
     assert count(store_url, lane_telemetry) == before
+    assert count(store_url, dispatch_recommendations) == 3
+    assert executed_trades(store_url) == trades
+
+
+def executed_trades(store_url: str) -> list[sa.Row]:
+    with CentralStore(url=store_url).connect() as conn:
+        return list(conn.execute(sa.select(dispatch_executions).order_by(dispatch_executions.c.executed_at)))
 
 
 def test_checks_pass_on_a_tick_and_catch_a_bad_bar(local_env, store_url: str, feeds: FeedSampleServer) -> None:

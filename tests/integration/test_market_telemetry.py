@@ -248,3 +248,76 @@ def test_daily_quota_propagates_after_writing_what_was_fetched(store: CentralSto
         ingest_bars(store, provider(limited), TICKERS, now=AFTER_ALL)
     assert len(stored(store, ORDINARY_TICKER)) == 100
     assert stored(store, SPLIT_TICKER) == []
+
+
+# ------------------------------------------------------------------------------------------------- backfills
+
+
+def test_a_backfill_reads_the_day_from_the_months_history(
+    store: CentralStore, server: AlphaVantageSampleServer
+) -> None:
+    # 2026-11-13 is older than any live answer (the last 5 trading days, compact: the last 100 bars).
+    day = date(2026, 11, 13)
+    end = datetime(2026, 11, 14, tzinfo=UTC)
+    summary = ingest_bars(store, provider(server), TICKERS, now=end, day=day, from_history=True)
+
+    assert summary.failed == {}
+    rows = stored(store, ORDINARY_TICKER)
+    # 04:00-20:00 New York (EST) is 09:00 UTC on the 13th to 01:00 UTC on the 14th: 180 bars fall on the 13th,
+    # plus the 12th's last 12 evening bars (00:00-00:55 UTC on the 13th).
+    assert len(rows) == 192
+    assert {r.ts.date() for r in rows} == {day}
+    assert rows[0].ts == datetime(2026, 11, 13, 0, 0, tzinfo=UTC)
+    assert rows[-1].ts == datetime(2026, 11, 13, 23, 55, tzinfo=UTC)
+    requests = [r for r in server.requests if r.function == "TIME_SERIES_INTRADAY"]
+    assert {(r.symbol, r.params.get("month"), r.params["outputsize"]) for r in requests} == {
+        (ORDINARY_TICKER, "2026-11", "full"),
+        (SPLIT_TICKER, "2026-11", "full"),
+    }
+
+
+def test_a_day_has_the_same_bars_from_history_as_from_the_live_answer(
+    store: CentralStore, server: AlphaVantageSampleServer
+) -> None:
+    market = provider(server)
+    ingest_bars(store, market, [ORDINARY_TICKER], now=AFTER_ALL, day=date(2026, 11, 20))
+    live = [(r.ts, r.open, r.high, r.low, r.close, r.volume) for r in stored(store)]
+    with store.connect() as conn:
+        conn.execute(sa.delete(lane_telemetry))
+        conn.commit()
+    ingest_bars(store, market, [ORDINARY_TICKER], now=AFTER_ALL, day=date(2026, 11, 20), from_history=True)
+    history = [(r.ts, r.open, r.high, r.low, r.close, r.volume) for r in stored(store)]
+    # The live answer starts at 16:40 UTC (its last 100 bars); history has the whole day, the same bars included.
+    assert len(live) == 88
+    assert len(history) == 192
+    assert set(live) <= set(history)
+
+
+def test_the_first_of_a_month_also_reads_the_previous_months_evening(
+    store: CentralStore, server: AlphaVantageSampleServer
+) -> None:
+    # New Year's Day: no session, but 19:00-19:55 New York time on 2024-12-31 (EST) is 00:00-00:55 UTC on the 1st.
+    day = date(2025, 1, 1)
+    ingest_bars(
+        store, provider(server), [ORDINARY_TICKER], now=datetime(2025, 1, 2, tzinfo=UTC), day=day, from_history=True
+    )
+
+    rows = stored(store)
+    assert [r.ts for r in rows] == [datetime(2025, 1, 1, 0, 5 * k, tzinfo=UTC) for k in range(12)]
+    months = {r.params.get("month") for r in server.requests if r.function == "TIME_SERIES_INTRADAY"}
+    assert months == {"2024-12", "2025-01"}
+
+
+def test_a_month_outside_the_providers_history_fails_that_ticker_clearly(
+    store: CentralStore, server: AlphaVantageSampleServer
+) -> None:
+    summary = ingest_bars(
+        store,
+        provider(server),
+        [ORDINARY_TICKER],
+        now=datetime(1999, 6, 2, tzinfo=UTC),
+        day=date(1999, 6, 1),
+        from_history=True,
+    )
+    assert "Invalid API call" in summary.failed[ORDINARY_TICKER]
+    assert stored(store) == []

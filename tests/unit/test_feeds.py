@@ -80,7 +80,7 @@ def test_parse_rss_items_fields_and_utc_times() -> None:
 
 def test_parse_atom_strips_markup_and_entities_and_converts_offsets() -> None:
     items = parsed("streetdesk")
-    assert len(items) == len(SAMPLE_ITEMS["streetdesk"]) == 6
+    assert len(items) == len(SAMPLE_ITEMS["streetdesk"]) == 10
     ghxv = items[0]
     assert ghxv.title == "Ghxv Industries beats estimates as S&P 500 hits a record"
     assert ghxv.summary == "Ghxv Industries posted record revenue & raised its dividend."
@@ -186,10 +186,10 @@ def test_dedupe_within_and_across_feeds() -> None:
     # Within a feed: the repeated wire item (same guid), the recall reposted with other tracking parameters.
     assert len(dedupe(wire)) == 9
     assert len(dedupe(tape)) == 4
-    assert len(dedupe(desk)) == 6
+    assert len(dedupe(desk)) == 10
     # Across feeds: the wire story syndicated under its guid, the recall syndicated under its permalink.
     combined = dedupe([*wire, *desk, *tape])
-    assert len(combined) == 9 + 6 + 4 - 2
+    assert len(combined) == 9 + 10 + 4 - 2
     assert len({item.event_uid for item in combined}) == len(combined)
     deal = [item for item in combined if item.title.startswith("Crwq Holdings")]
     assert [item.feed_name for item in deal] == ["marketwire"]  # first occurrence wins
@@ -256,7 +256,7 @@ def test_http_500_is_retried_then_succeeds(server: FeedSampleServer, fetcher: Rs
     result = fetcher.fetch("streetdesk", server.url_for("streetdesk"))
     assert result.status == "ok"
     assert result.attempts == 3
-    assert len(parse_feed("streetdesk", result.body or b"")) == 6
+    assert len(parse_feed("streetdesk", result.body or b"")) == 10
     assert len(server.requests) == 3
 
 

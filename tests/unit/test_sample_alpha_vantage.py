@@ -200,6 +200,22 @@ def test_adjusted_and_intraday_shapes():
     assert len(intraday["Time Series (5min)"]) == 100
 
 
+def test_intraday_history_by_month():
+    october = get("TIME_SERIES_INTRADAY", SPLIT_TICKER, interval="5min", month="2026-10", outputsize="full")
+    stamps = list(october["Time Series (5min)"])
+    assert stamps[0] == "2026-10-30 19:55:00"
+    assert stamps[-1] == "2026-10-01 04:00:00"
+    assert len(stamps) == 21 * 192  # 21 sample trading days (Columbus Day is off), 04:00-20:00 every 5 minutes
+    assert len(get("TIME_SERIES_INTRADAY", SPLIT_TICKER, interval="5min", month="2026-10")["Time Series (5min)"]) == 100
+    # A day's bars are the same in the month's answer and in the recent one.
+    recent = get("TIME_SERIES_INTRADAY", SPLIT_TICKER, interval="5min", outputsize="full")["Time Series (5min)"]
+    november = get("TIME_SERIES_INTRADAY", SPLIT_TICKER, interval="5min", month="2026-11", outputsize="full")
+    assert recent.items() <= november["Time Series (5min)"].items()
+    for bad in ("2026-13", "2026-1", "1999-06"):
+        answer = get("TIME_SERIES_INTRADAY", SPLIT_TICKER, interval="5min", month=bad)
+        assert "Invalid API call" in answer["Error Message"]
+
+
 # --------------------------------------------------------------------------------------------- special cases
 
 
