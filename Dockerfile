@@ -13,8 +13,20 @@ WORKDIR /opt/ops
 COPY pyproject.toml constraints.txt README.md ./
 COPY ops_assets ./ops_assets
 COPY resources ./resources
-RUN pip install --no-cache-dir -c constraints.txt . \
+# constraints.txt pins torch's CPU build (torch==2.13.0+cpu), which lives on PyTorch's CPU index, not PyPI.
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -c constraints.txt . \
  && mkdir -p "$DAGSTER_HOME"
+# FinBERT baked into the image: runs load it from disk and never reach the hub (HF_HUB_OFFLINE). Pin
+# SENTIMENT_MODEL_REVISION to a commit hash for reproducible weights. The bake checks the labels and
+# classifies a probe headline from the written copy before the layer is committed.
+ARG SENTIMENT_MODEL=ProsusAI/finbert
+ARG SENTIMENT_MODEL_REVISION=main
+RUN python -m resources.bake_sentiment_model "$SENTIMENT_MODEL" /opt/models/sentiment \
+      --revision "$SENTIMENT_MODEL_REVISION" \
+ && rm -rf /root/.cache/huggingface
+ENV OPS_SENTIMENT_MODEL=/opt/models/sentiment \
+    OPS_SENTIMENT_BACKEND=transformers \
+    HF_HUB_OFFLINE=1
 COPY infra/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 COPY workspace.yaml ./
 
