@@ -24,10 +24,11 @@ def evaluation_time(context: dg.AssetExecutionContext) -> datetime:
 
 
 def evaluation_marks(context: dg.AssetExecutionContext, step: timedelta = timedelta(minutes=5)) -> list[datetime]:
-    """When to evaluate: ``[now]`` for today's partition; every ``step`` mark of a past day (a backfill replays
-    the day as the live schedule would have run it, each mark seeing only what was known then)."""
+    """When to evaluate: ``[now]`` for today's partition; every ``step`` mark of a past day, 00:00 to 23:55 for
+    5 minutes (a backfill replays the day as the live schedule ticked it, each mark seeing only what was known
+    then; the next midnight's tick belongs to the next day)."""
     now = evaluation_time(context)
     start, end = day_window(context)
     if now < end:
         return [now]
-    return [start + step * i for i in range(1, int((end - start) / step) + 1)]
+    return [start + step * i for i in range(int((end - start) / step))]

@@ -17,7 +17,8 @@ Contract for implementations of :meth:`MarketDataProvider.intraday_bars`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
@@ -61,7 +62,8 @@ class AlphaVantageMarketData(MarketDataProvider):
     A live poll asks ``outputsize`` (default ``compact``: the latest 100 bars, about 8 hours of 5-minute bars
     with extended hours, one request per ticker — enough for a poll every 5 minutes). A past day is asked by
     month, ``month=YYYY-MM&outputsize=full``: the whole calendar month in one request per ticker (two on the
-    1st of a month), whatever ``outputsize`` says (``compact`` would keep only the month's last 100 bars).
+    1st of a winter month, see :func:`history_months`), whatever ``outputsize`` says (``compact`` would keep
+    only the month's last 100 bars).
     Errors keep the client's scopes: a ticker error skips that ticker, a run error (key, a plan without the
     feature) or the daily quota stops the ingest.
     """
@@ -79,11 +81,8 @@ class AlphaVantageMarketData(MarketDataProvider):
                 "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize=self.outputsize
             )
             return parse_intraday(payload, ticker, self.interval)
-        # A UTC day starts the evening before in New York (the API's clock): on the 1st of a month, the previous
-        # month's answer holds the day's first hours of extended trading.
-        months = sorted({f"{day - timedelta(days=1):%Y-%m}", f"{day:%Y-%m}"})
         bars: list[Bar] = []
-        for month in months:
+        for month in history_months(day):
             payload = self.alpha_vantage.get(
                 "TIME_SERIES_INTRADAY", ticker, interval=self.interval, outputsize="full", month=month
             )
@@ -93,3 +92,22 @@ class AlphaVantageMarketData(MarketDataProvider):
     @property
     def source(self) -> str:
         return "alpha_vantage"
+
+
+# Alpha Vantage's intraday clock and its last extended-hours bar (19:55-20:00 New York time).
+NEW_YORK = ZoneInfo("America/New_York")
+EXTENDED_HOURS_END = time(20, 0)
+
+
+def history_months(day: date) -> list[str]:
+    """The ``month=`` values whose answers hold the bars of UTC ``day``.
+
+    A UTC day starts the evening before in New York: 19:00 in winter (EST), when the previous day's last
+    extended-hours hour falls on ``day`` in UTC, and 20:00 in summer (EDT), after the last bar. So the 1st of a
+    month needs the previous month too in winter only.
+    """
+    evening_before = datetime.combine(day, time(0), tzinfo=UTC).astimezone(NEW_YORK)
+    months = [f"{day:%Y-%m}"]
+    if evening_before.time() < EXTENDED_HOURS_END and f"{evening_before:%Y-%m}" != months[0]:
+        months.insert(0, f"{evening_before:%Y-%m}")
+    return months

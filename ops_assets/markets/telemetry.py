@@ -163,7 +163,7 @@ def ingest_bars(
     try:
         for ticker in dict.fromkeys(tickers):  # de-duplicated, order kept
             try:
-                bars = provider.intraday_bars(ticker, day) if from_history and day else provider.intraday_bars(ticker)
+                bars = provider.intraday_bars(ticker, day if from_history else None)
             except Exception as exc:
                 if not _is_ticker_failure(exc):
                     raise

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 STALE_STATES = ("WARN", "FAIL")
+MAX_SUBJECT_LENGTH = 100  # SNS's limit (resources.notifier cuts longer subjects blindly)
 _SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2}
 
 
@@ -60,10 +61,9 @@ def freshness_message(changes: list[FreshnessChange], *, now: datetime) -> tuple
     recovered = [change for change in changes if change.is_recovery]
     if stale:
         worst = "FAIL" if any(change.current == "FAIL" for change in stale) else "WARN"
-        names = ", ".join(change.asset for change in stale)
-        subject = f"Freshness {worst} - {len(stale)} stale: {names}"
+        subject = _fit(f"Freshness {worst} - {len(stale)} stale: ", [change.asset for change in stale])
     else:
-        subject = f"Freshness RECOVERED - {', '.join(change.asset for change in recovered)}"
+        subject = _fit("Freshness RECOVERED - ", [change.asset for change in recovered])
     lines: list[str] = []
     if stale:
         lines.append("These assets have not been updated as often as their schedules promise:")
@@ -80,6 +80,16 @@ def freshness_message(changes: list[FreshnessChange], *, now: datetime) -> tuple
         lines.append("These assets are fresh again:")
         lines += [_describe(change, now) for change in recovered]
     return subject, "\n".join(lines)
+
+
+def _fit(prefix: str, names: list[str]) -> str:
+    """``prefix`` + as many names as fit in a subject (SNS allows 100 characters), then ``+N more``."""
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        subject = prefix + ", ".join(names[:shown]) + (f", +{rest} more" if rest else "")
+        if len(subject) <= MAX_SUBJECT_LENGTH:
+            return subject
+    return f"{prefix}{len(names)} assets"[:MAX_SUBJECT_LENGTH]
 
 
 def _describe(change: FreshnessChange, now: datetime) -> str:

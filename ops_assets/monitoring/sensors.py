@@ -1,6 +1,7 @@
 """The freshness watchdog: one notification when assets go stale, one when they recover.
 
-Dagster's freshness daemon (on by default in `dagster-daemon`/`dagster dev`) evaluates every asset's
+Dagster's freshness daemon (part of `dagster-daemon` / `dagster dev`; our `dagster.yaml`s enable it
+explicitly) evaluates every asset's
 freshness policy every 30 s and records PASS / WARN / FAIL in the event log, where the UI shows it. This
 sensor reads those states and sends them through the notifier (the outbox locally, SNS in aws), keeping
 what it last reported in its cursor so each change is said once.
@@ -46,7 +47,8 @@ def freshness_alerts(context: dg.SensorEvaluationContext, notifier: Notifier) ->
     reported = json.loads(context.cursor) if context.cursor else {}
     to_report, new_reported = changes_to_report(reported, current)
     if not to_report:
-        context.update_cursor(json.dumps(new_reported, sort_keys=True))
+        if new_reported != reported:
+            context.update_cursor(json.dumps(new_reported, sort_keys=True))
         return dg.SkipReason("No freshness changes to report.")
     last_materialized = _last_materialized(context.instance, keys)
     changes = []

@@ -4,7 +4,7 @@ import dagster as dg
 
 from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.monitoring.freshness import FIVE_MINUTELY
-from ops_assets.partitions import daily_partitions, evaluation_marks
+from ops_assets.partitions import daily_partitions, day_window, evaluation_marks
 from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at
 from resources.central_store import CentralStore
@@ -61,16 +61,16 @@ def trade_executions(
     Behind risk gates: max trades per day, max notional per trade, stale data (no bar newer than
     `max_data_age_minutes`: rejected with the reason) and a kill switch (N consecutive failures halt dispatching
     and alert until reset). Each recommendation executes at most once, even with two dispatchers running.
-    Today's partition dispatches now; a backfilled day replays its 5-minute marks like the recommendations.
+    A day's dispatcher takes only that day's recommendations. Today's partition dispatches now; a backfilled day
+    replays its 5-minute marks like the recommendations, with the kill switch as it stood at each mark.
     """
+    limits, reset_at = event_settings.risk_limits(), event_settings.kill_switch_reset()
+    day_start = day_window(context)[0]
     executed = rejected = failed = 0
     halt_reason: str | None = None
     for mark in evaluation_marks(context):
         summary = dispatch_pending(
-            central_store,
-            now=mark,
-            limits=event_settings.risk_limits(),
-            kill_switch_reset_at=event_settings.kill_switch_reset(),
+            central_store, now=mark, limits=limits, kill_switch_reset_at=reset_at, created_after=day_start
         )
         executed, rejected, failed = executed + summary.executed, rejected + summary.rejected, failed + summary.failed
         for outcome in summary.outcomes:

@@ -124,17 +124,21 @@ def dispatch_pending(
     now: datetime,
     limits: RiskLimits,
     kill_switch_reset_at: datetime | None = None,
+    created_after: datetime | None = None,
     batch_size: int = 50,
     fail_on: BrokerFailureHook | None = None,
 ) -> DispatchSummary:
     """Dispatch up to ``batch_size`` PENDING recommendations created at or before ``now`` (see the module docs).
 
-    ``now``: the evaluation time (timezone-aware); the gates and every timestamp written use it.
-    ``limits``: the risk limits. ``kill_switch_reset_at``: when an operator last reset the kill switch; failures
-    at or before it no longer count. ``batch_size``: the most recommendations one call takes; the rest wait for
-    the next run. ``fail_on``: a test hook standing in for the broker: called with the recommendation row once
-    the gates passed, inside the claim transaction; returning ``True`` (or raising) means "the broker failed"
-    and the recommendation becomes FAILED.
+    ``now``: the evaluation time (timezone-aware); the gates and every timestamp written use it. Only what was
+    known at ``now`` counts: attempts recorded after it and a reset later than it are ignored (a replay of an
+    earlier ``now`` sees the kill switch as it was then). ``limits``: the risk limits. ``kill_switch_reset_at``:
+    when an operator last reset the kill switch; failures at or before it no longer count. ``created_after``:
+    leave recommendations created before it alone (a day's dispatcher takes only that day's recommendations,
+    so a live run never fills a replayed day's signal at today's price). ``batch_size``: the most
+    recommendations one call takes; the rest wait for the next run. ``fail_on``: a test hook standing in for
+    the broker: called with the recommendation row once the gates passed, inside the claim transaction;
+    returning ``True`` (or raising) means "the broker failed" and the recommendation becomes FAILED.
 
     Safe to run in several processes at once against one database; each recommendation is executed at most once.
     Database errors propagate, with the recommendation being handled rolled back to PENDING.
@@ -142,6 +146,10 @@ def dispatch_pending(
     _require_aware(now, "now")
     if kill_switch_reset_at is not None:
         _require_aware(kill_switch_reset_at, "kill_switch_reset_at")
+        if kill_switch_reset_at > now:
+            kill_switch_reset_at = None  # not reset yet at `now`
+    if created_after is not None:
+        _require_aware(created_after, "created_after")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
 
@@ -149,7 +157,14 @@ def dispatch_pending(
     for _ in range(batch_size):
         try:
             with store.begin(write=True) as conn:
-                outcome = _dispatch_one(conn, now=now, limits=limits, reset_at=kill_switch_reset_at, fail_on=fail_on)
+                outcome = _dispatch_one(
+                    conn,
+                    now=now,
+                    limits=limits,
+                    reset_at=kill_switch_reset_at,
+                    created_after=created_after,
+                    fail_on=fail_on,
+                )
                 if outcome is not None and outcome.status == HALTED:
                     raise _Halted(outcome)
         except _Halted as halt:
@@ -190,10 +205,11 @@ def _dispatch_one(
     now: datetime,
     limits: RiskLimits,
     reset_at: datetime | None,
+    created_after: datetime | None,
     fail_on: BrokerFailureHook | None,
 ) -> DispatchOutcome | None:
     """Claim the oldest PENDING recommendation and decide it, all in ``conn``'s transaction; None if none left."""
-    rec = _claim(conn, now=now)
+    rec = _claim(conn, now=now, created_after=created_after)
     if rec is None:
         return None
     if conn.dialect.name == "postgresql":
@@ -226,7 +242,7 @@ def _dispatch_one(
         now=now,
         trades_today=_trades_today(conn, now),
         notional=notional,
-        consecutive_failures=_consecutive_failures(conn, reset_at=reset_at, limits=limits),
+        consecutive_failures=_consecutive_failures(conn, now=now, reset_at=reset_at, limits=limits),
         kill_switch_reset_at=reset_at,
         latest_bar_ts=bar.ts if bar is not None else None,
         limits=limits,
@@ -264,14 +280,17 @@ def _dispatch_one(
     return DispatchOutcome(rec.id, rec.ticker, EXECUTED, reason, quantity, price)
 
 
-def _claim(conn: Connection, *, now: datetime) -> sa.Row[Any] | None:
+def _claim(conn: Connection, *, now: datetime, created_after: datetime | None) -> sa.Row[Any] | None:
     """The oldest PENDING recommendation no other dispatcher holds, locked for this transaction."""
+    recs = dispatch_recommendations
     query = (
-        sa.select(dispatch_recommendations)
-        .where(dispatch_recommendations.c.status == PENDING, dispatch_recommendations.c.created_at <= now)
-        .order_by(dispatch_recommendations.c.created_at, dispatch_recommendations.c.id)
+        sa.select(recs)
+        .where(recs.c.status == PENDING, recs.c.created_at <= now)
+        .order_by(recs.c.created_at, recs.c.id)
         .limit(1)
     )
+    if created_after is not None:
+        query = query.where(recs.c.created_at >= created_after)
     if conn.dialect.name != "sqlite":
         # SQLite has no row locks; BEGIN IMMEDIATE already made this the only writer.
         query = query.with_for_update(skip_locked=True)
@@ -291,21 +310,20 @@ def _trades_today(conn: Connection, now: datetime) -> int:
     ).scalar_one()
 
 
-def _consecutive_failures(conn: Connection, *, reset_at: datetime | None, limits: RiskLimits) -> int:
-    """Trailing FAILED dispatches (not interrupted by an EXECUTED one) since the last kill-switch reset.
+def _consecutive_failures(conn: Connection, *, now: datetime, reset_at: datetime | None, limits: RiskLimits) -> int:
+    """Trailing FAILED dispatches (not interrupted by an EXECUTED one) since the last kill-switch reset, up to ``now``.
 
     Only the last ``max_consecutive_failures`` attempts are read: more cannot change the gate's answer.
     REJECTED rows are not attempts (the order never reached the broker), so they neither count nor interrupt.
     """
-    query = sa.select(dispatch_status_history.c.changed_at, dispatch_status_history.c.to_status).where(
-        dispatch_status_history.c.to_status.in_((FAILED, EXECUTED))
+    history = dispatch_status_history
+    query = sa.select(history.c.changed_at, history.c.to_status).where(
+        history.c.to_status.in_((FAILED, EXECUTED)), history.c.changed_at <= now
     )
     if reset_at is not None:
-        query = query.where(dispatch_status_history.c.changed_at > reset_at)
+        query = query.where(history.c.changed_at > reset_at)
     rows = conn.execute(
-        query.order_by(dispatch_status_history.c.changed_at.desc(), dispatch_status_history.c.id.desc()).limit(
-            limits.max_consecutive_failures
-        )
+        query.order_by(history.c.changed_at.desc(), history.c.id.desc()).limit(limits.max_consecutive_failures)
     ).all()
     # Oldest first: count_consecutive_failures sorts by time stably, so rows of one run (same changed_at) keep
     # their id order.

@@ -240,6 +240,43 @@ def test_kill_switch_halts_leaves_the_rest_pending_and_resumes_after_reset(store
     assert_consistent(store)
 
 
+def test_a_replayed_mark_sees_the_kill_switch_as_it_stood_then(store: CentralStore) -> None:
+    limits = RiskLimits(max_consecutive_failures=3)
+    add_bar(store, "SPY", NOW - timedelta(minutes=5), 100.0)
+    add_bar(store, "SPY", NOW - timedelta(hours=2, minutes=5), 100.0)
+    add_recommendations(store, ["SPY"] * 4)  # an hour before NOW: three fail, the fourth finds the switch tripped
+    assert dispatch_pending(store, now=NOW, limits=limits, fail_on=lambda rec: True).halted
+
+    # Two hours earlier those failures had not happened yet: an earlier mark of a replay is not halted by them.
+    earlier = NOW - timedelta(hours=2)
+    [early] = add_recommendations(store, ["SPY"], start=earlier - timedelta(minutes=1))
+    replay = dispatch_pending(store, now=earlier, limits=limits)
+    assert (replay.halted, replay.executed) == (False, 1)
+    assert statuses(store)[early] == "EXECUTED"
+
+    # A reset made after the mark did not exist at the mark: the switch still holds there.
+    [late] = add_recommendations(store, ["SPY"], start=NOW + timedelta(seconds=30))
+    at_mark = dispatch_pending(
+        store, now=NOW + timedelta(minutes=1), limits=limits, kill_switch_reset_at=NOW + timedelta(minutes=2)
+    )
+    assert at_mark.halted
+    assert statuses(store)[late] == "PENDING"
+    assert_consistent(store)
+
+
+def test_a_days_dispatcher_leaves_other_days_recommendations_alone(store: CentralStore) -> None:
+    # A replay of yesterday wrote its PENDING rows; today's live dispatcher must not fill them at today's price.
+    add_bar(store, "SPY", NOW - timedelta(minutes=5), 100.0)
+    [yesterday] = add_recommendations(store, ["SPY"], start=NOW - timedelta(days=1))
+    [today] = add_recommendations(store, ["SPY"], start=NOW - timedelta(minutes=10), action="SELL")
+    midnight = NOW.replace(hour=0, minute=30) - timedelta(minutes=30)
+
+    summary = dispatch_pending(store, now=NOW, limits=LIMITS, created_after=midnight)
+
+    assert [o.recommendation_id for o in summary.outcomes] == [today]
+    assert statuses(store) == {yesterday: "PENDING", today: "EXECUTED"}
+
+
 def test_a_success_or_a_broker_exception_between_failures(store: CentralStore) -> None:
     limits = RiskLimits(max_consecutive_failures=2)
     add_bar(store, "OK", NOW - timedelta(minutes=5), 100.0)

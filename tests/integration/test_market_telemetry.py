@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ops_assets.markets.telemetry import OK, ingest_bars, parse_intraday
 from resources.alpha_vantage import AlphaVantageDailyQuotaError, AlphaVantageResource, AlphaVantageRunError
 from resources.central_store import CentralStore, lane_telemetry
-from resources.market_data import AlphaVantageMarketData, Bar
+from resources.market_data import AlphaVantageMarketData, Bar, history_months
 from resources.sample_sources.alpha_vantage import ERROR_TICKER, ORDINARY_TICKER, SPLIT_TICKER
 from resources.sample_sources.server import AlphaVantageSampleServer
 from resources.secrets import StaticSecrets
@@ -321,3 +321,17 @@ def test_a_month_outside_the_providers_history_fails_that_ticker_clearly(
     )
     assert "Invalid API call" in summary.failed[ORDINARY_TICKER]
     assert stored(store) == []
+
+
+@pytest.mark.parametrize(
+    ("day", "months"),
+    [
+        (date(2025, 1, 1), ["2024-12", "2025-01"]),  # winter: 00:00 UTC is 19:00 EST, inside extended hours
+        (date(2026, 7, 1), ["2026-07"]),  # summer: 00:00 UTC is 20:00 EDT, after the last bar
+        (date(2026, 11, 1), ["2026-11"]),  # DST ends that night: 00:00 UTC is still 20:00 EDT on Oct 31
+        (date(2026, 12, 1), ["2026-11", "2026-12"]),
+        (date(2026, 11, 13), ["2026-11"]),  # not a 1st: one month
+    ],
+)
+def test_history_months(day: date, months: list[str]) -> None:
+    assert history_months(day) == months
