@@ -69,7 +69,7 @@ def build(mode: str, root: Path, out_file: Path) -> dict:
         price_loader_from_store,
         write_ttm_artifact,
     )
-    from ops_assets.fundamentals.financials import build_daily_per_share, to_artifact_table
+    from ops_assets.fundamentals.daily import build_daily_per_share, to_artifact_table
     from resources.object_store import LocalObjectStore
 
     store = LocalObjectStore(root=str(root))

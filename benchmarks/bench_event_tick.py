@@ -43,7 +43,7 @@ from ops_assets.partitions import daily_partitions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CADENCE_S = 60.0
-STRIPPED_PREFIXES = ("ALPHA_VANTAGE_", "OPS_", "AVPIPELINE_", "DAGSTER_")
+STRIPPED_PREFIXES = ("ALPHA_VANTAGE_", "OPS_", "DAGSTER_")
 
 
 def clean_env(data_dir: Path, dagster_home: Path) -> dict[str, str]:

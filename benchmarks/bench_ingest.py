@@ -28,7 +28,8 @@ from sqlalchemy.dialects import postgresql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resources.central_store import CentralStore, inbound_events_raw
+from resources.central_schema import inbound_events_raw
+from resources.central_store import CentralStore
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -3,45 +3,78 @@
 local
     Object store = a folder laid out like the S3 bucket (``$OPS_DATA_DIR/object-store``, default
     ``.local_data/`` in the checkout), notifications to ``$OPS_DATA_DIR/outbox.jsonl`` plus the log, secrets
-    from environment variables. Without ``ALPHA_VANTAGE_API_KEY`` the Alpha Vantage client talks to the
-    bundled offline sample server (started in-process), so everything runs offline.
+    from environment variables, the central store in SQLite. Every setting that names an outside source has an
+    offline default: the bundled sample sources (``resources/sample_sources``, chosen here and nowhere else):
+    the Alpha Vantage sample server unless ``ALPHA_VANTAGE_API_KEY`` is set, the sample RSS feeds, the sample
+    tickers and company names.
 aws
     S3 bucket ``$OPS_BUCKET``, SNS topic ``$OPS_SNS_TOPIC_ARN``, the API key from SSM Parameter Store
-    ``/avpipeline/alpha-vantage-api-key``. boto3 honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``,
-    which is how tests point everything at moto. Dagster's own storage (PostgreSQL) is set in the instance's
-    dagster.yaml (``infra/dagster.yaml``), not here.
+    ``/avpipeline/alpha-vantage-api-key``, the central store at ``$OPS_CENTRAL_STORE_URL``. No sample default:
+    a setting that names an outside source (feeds, watched tickers) must be configured, and a missing one stops
+    the code location from loading with a message that names it. boto3 honours ``AWS_ENDPOINT_URL`` /
+    ``AWS_ENDPOINT_URL_<SERVICE>``, which is how tests point everything at moto. Dagster's own storage
+    (PostgreSQL) is set in the instance's dagster.yaml (``infra/dagster.yaml``), not here.
 
-Assets never know which environment they run in.
+Every setting is an ``OPS_*`` environment variable (the table in docs/ARCHITECTURE.md, "Settings"); in ECS the
+task definition fills them from its environment or from SSM parameters. Assets never know which environment
+they run in.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
-from resources.alpha_vantage import DEFAULT_BASE_URL, SAMPLE_BASE_URL, AlphaVantageResource
+from ops_assets.markets.settings import MarketsSettings
+from ops_assets.news.settings import NewsSettings
+from ops_assets.signals.settings import SignalSettings
+from resources.alpha_vantage import DEFAULT_BASE_URL, AlphaVantageResource
 from resources.central_store import CentralStore
 from resources.market_data import AlphaVantageMarketData
 from resources.notifier import LocalOutboxNotifier, SnsNotifier
 from resources.object_store import LocalObjectStore, S3ObjectStore
 from resources.rss import RssFetcher
-from resources.secrets import EnvSecrets, SsmSecrets, StaticSecrets
-from resources.sentiment import LexiconSentiment, TransformersSentiment
+from resources.secrets import EnvSecrets, SecretsResource, SsmSecrets, StaticSecrets
+from resources.sentiment import LexiconSentiment, SentimentResource, TransformersSentiment
 
 ENVIRONMENTS = ("local", "aws")
-SAMPLE_REQUESTS_PER_MINUTE = 60_000.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+REQUIRED_IN_AWS = {
+    "OPS_BUCKET": "the S3 bucket of the object store",
+    "OPS_SNS_TOPIC_ARN": "the SNS topic notifications go to",
+    "OPS_CENTRAL_STORE_URL": "the event pipeline's PostgreSQL database (a SQLAlchemy URL)",
+    "OPS_NEWS_FEEDS": "the RSS/Atom feeds to poll, as name=url pairs or a JSON object",
+    "OPS_MARKETS_WATCHED_TICKERS": "the tickers with 5-minute telemetry, comma-separated",
+}
+"""Settings ``OPS_ENV=aws`` cannot start without (locally each has an offline default)."""
+
+RENAMED = {
+    "AVPIPELINE_ETF_SYMBOL": "OPS_FUNDAMENTALS_ETF_SYMBOL",
+    "AVPIPELINE_START_DATE": "OPS_FUNDAMENTALS_START_DATE",
+    "AVPIPELINE_MAX_TICKERS": "OPS_FUNDAMENTALS_MAX_TICKERS",
+    "ALPHA_VANTAGE_BASE_URL": "OPS_ALPHA_VANTAGE_BASE_URL",
+    "ALPHA_VANTAGE_REQUESTS_PER_MINUTE": "OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE",
+}
+"""Old names of settings: one set by habit stops the load instead of being silently ignored."""
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unreadable; the message names the environment variable."""
 
 
 def current_environment() -> str:
     env = os.environ.get("OPS_ENV", "local").strip().lower() or "local"
     if env not in ENVIRONMENTS:
-        raise ValueError(f"OPS_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}.")
+        raise SettingsError(f"OPS_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}.")
     return env
 
 
@@ -58,34 +91,87 @@ def _env(name: str, default: Any) -> Any:
     if isinstance(default, int) and not isinstance(default, bool):
         return dg.EnvVar.int(name)
     # Dagster's env-var config sources cover strings and ints only.
-    return type(default)(os.environ[name])
+    try:
+        return type(default)(os.environ[name])
+    except ValueError:
+        raise SettingsError(f"{name}={os.environ[name]!r} is not a {type(default).__name__}.") from None
+
+
+def _parsed(name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    """A structured setting (list, mapping) read from the environment, else the default (``None``: required)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if default is None:
+            raise SettingsError(f"{name} is not set: {REQUIRED_IN_AWS[name]}.")
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{name} cannot be read: {exc}") from None
+
+
+def parse_feeds(raw: str) -> dict[str, str]:
+    """``name=url`` pairs separated by commas or whitespace, or a JSON object ``{"name": "url"}``."""
+    if raw.startswith("{"):
+        feeds = json.loads(raw)
+        if not isinstance(feeds, dict) or not all(isinstance(v, str) for v in feeds.values()):
+            raise ValueError('expected a JSON object {"feed name": "url", ...}')
+        return {str(k): v for k, v in feeds.items()}
+    feeds = {}
+    for pair in re.split(r"[,\s]+", raw):
+        if not pair:
+            continue
+        name, sep, url = pair.partition("=")
+        if not sep or not name or not url:
+            raise ValueError(f"{pair!r} is not name=url")
+        feeds[name] = url
+    return feeds
+
+
+def parse_tickers(raw: str) -> list[str]:
+    """Comma- or whitespace-separated ticker symbols."""
+    return [t for t in re.split(r"[,\s]+", raw) if t]
+
+
+def parse_company_names(raw: str) -> dict[str, str]:
+    """A JSON object ``{"TICKER": "Company name"}``."""
+    names = json.loads(raw)
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        raise ValueError('expected a JSON object {"TICKER": "Company name", ...}')
+    return {str(k).upper(): v for k, v in names.items()}
+
+
+def check_settings(env: str) -> None:
+    """Stop the load, naming every variable, when a renamed one is set or a required one is missing."""
+    problems = [f"{old} is now called {new}." for old, new in RENAMED.items() if old in os.environ]
+    if env == "aws":
+        problems += [
+            f"{name} is not set: {meaning}." for name, meaning in REQUIRED_IN_AWS.items() if not os.environ.get(name)
+        ]
+    if problems:
+        raise SettingsError(f"OPS_ENV={env} cannot load its settings:\n  " + "\n  ".join(problems))
+
+
+# ------------------------------------------------------------------------------------------------ per domain
 
 
 def fundamentals_settings() -> FundamentalsSettings:
     return FundamentalsSettings(
-        etf_symbol=_env("AVPIPELINE_ETF_SYMBOL", "QQQ"),
-        history_start_date=_env("AVPIPELINE_START_DATE", "2004-12-31"),
-        max_tickers=_env("AVPIPELINE_MAX_TICKERS", 0),
+        etf_symbol=_env("OPS_FUNDAMENTALS_ETF_SYMBOL", "QQQ"),
+        history_start_date=_env("OPS_FUNDAMENTALS_START_DATE", "2004-12-31"),
+        max_tickers=_env("OPS_FUNDAMENTALS_MAX_TICKERS", 0),
     )
 
 
-def alpha_vantage(secrets: Any) -> AlphaVantageResource:
-    """The real API when a key is configured, otherwise (local only) the bundled sample server."""
-    if current_environment() == "local" and not os.environ.get("ALPHA_VANTAGE_API_KEY"):
-        return AlphaVantageResource(
-            base_url=_env("ALPHA_VANTAGE_BASE_URL", SAMPLE_BASE_URL),
-            secrets=StaticSecrets(values={"alpha-vantage-api-key": "sample"}),
-            # The in-process sample server has no quota to protect.
-            requests_per_minute=SAMPLE_REQUESTS_PER_MINUTE,
-        )
+def alpha_vantage(secrets: SecretsResource) -> AlphaVantageResource:
     return AlphaVantageResource(
-        base_url=_env("ALPHA_VANTAGE_BASE_URL", DEFAULT_BASE_URL),
+        base_url=_env("OPS_ALPHA_VANTAGE_BASE_URL", DEFAULT_BASE_URL),
         secrets=secrets,
-        requests_per_minute=_env("ALPHA_VANTAGE_REQUESTS_PER_MINUTE", 75.0),
+        requests_per_minute=_env("OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE", 75.0),
     )
 
 
-def sentiment(default_backend: str) -> Any:
+def sentiment(default_backend: str) -> SentimentResource:
     """FinBERT (or the model at OPS_SENTIMENT_MODEL) with the transformers backend, else the lexicon.
 
     Locally the lexicon is the default: no model can be downloaded at run time, and the sample runs offline.
@@ -94,48 +180,93 @@ def sentiment(default_backend: str) -> Any:
     if backend == "lexicon":
         return LexiconSentiment()
     if backend != "transformers":
-        raise ValueError(f"OPS_SENTIMENT_BACKEND={backend!r} is not one of transformers, lexicon.")
+        raise SettingsError(f"OPS_SENTIMENT_BACKEND={backend!r} is not one of transformers, lexicon.")
     return TransformersSentiment(
         model=_env("OPS_SENTIMENT_MODEL", "ProsusAI/finbert"),
         quantize_int8=os.environ.get("OPS_SENTIMENT_INT8", "1") == "1",
     )
 
 
-def event_resources(
-    alpha_vantage_resource: AlphaVantageResource, central_store_url: Any, backend: str
+def domain_settings(
+    *, feeds: dict[str, str] | None, watched_tickers: list[str] | None, company_names: dict[str, str]
 ) -> dict[str, Any]:
+    """The settings resources of the event-pipeline domains; ``None`` defaults must come from the environment."""
     return {
-        "central_store": CentralStore(url=central_store_url),
-        "rss_fetcher": RssFetcher(),
-        "sentiment": sentiment(backend),
-        "market_data": AlphaVantageMarketData(alpha_vantage=alpha_vantage_resource),
-        "event_settings": EventPipelineSettings(),
+        "news_settings": NewsSettings(
+            feeds=_parsed("OPS_NEWS_FEEDS", parse_feeds, feeds),
+            company_names=_parsed("OPS_NEWS_COMPANY_NAMES", parse_company_names, company_names),
+        ),
+        "markets_settings": MarketsSettings(
+            watched_tickers=_parsed("OPS_MARKETS_WATCHED_TICKERS", parse_tickers, watched_tickers)
+        ),
+        "signal_settings": SignalSettings(kill_switch_reset_at=_env("OPS_SIGNALS_KILL_SWITCH_RESET_AT", "")),
+        "fundamentals_settings": fundamentals_settings(),
     }
 
 
+def event_resources(av: AlphaVantageResource, central_store_url: Any, backend: str) -> dict[str, Any]:
+    return {
+        "central_store": CentralStore(url=central_store_url),
+        "sentiment": sentiment(backend),
+        "market_data": AlphaVantageMarketData(alpha_vantage=av),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ environments
+
+
 def local_resources() -> dict[str, Any]:
+    # The offline samples are a development fixture: imported here, for local only.
+    from resources.sample_sources.resources import (
+        SAMPLE_COMPANY_NAMES,
+        SAMPLE_FEED_URLS,
+        SAMPLE_WATCHED_TICKERS,
+        SampleAlphaVantageResource,
+        SampleRssFetcher,
+    )
+
+    check_settings("local")
     data_dir = local_data_dir()
-    av = alpha_vantage(EnvSecrets())
+    if os.environ.get("ALPHA_VANTAGE_API_KEY"):
+        av = alpha_vantage(EnvSecrets())
+        # The sample tickers do not exist at the real provider: with a real key, none are watched until
+        # OPS_MARKETS_WATCHED_TICKERS names them (market_telemetry says so; fundamentals need none).
+        watched: list[str] = []
+    else:
+        av = SampleAlphaVantageResource(secrets=StaticSecrets(values={}))
+        watched = SAMPLE_WATCHED_TICKERS
     store_url = _env("OPS_CENTRAL_STORE_URL", f"sqlite:///{data_dir / 'central_store.db'}")
     return {
         "alpha_vantage": av,
         "object_store": LocalObjectStore(root=str(data_dir / "object-store")),
         "notifier": LocalOutboxNotifier(outbox_path=str(data_dir / "outbox.jsonl")),
-        "fundamentals_settings": fundamentals_settings(),
+        "rss_fetcher": SampleRssFetcher(),
         **event_resources(av, store_url, backend="lexicon"),
+        **domain_settings(feeds=SAMPLE_FEED_URLS, watched_tickers=watched, company_names=SAMPLE_COMPANY_NAMES),
     }
 
 
 def aws_resources() -> dict[str, Any]:
+    check_settings("aws")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     av = alpha_vantage(SsmSecrets(path_prefix="/avpipeline/", region_name=region))
     return {
         "alpha_vantage": av,
         "object_store": S3ObjectStore(bucket=dg.EnvVar("OPS_BUCKET"), region_name=region),
         "notifier": SnsNotifier(topic_arn=dg.EnvVar("OPS_SNS_TOPIC_ARN"), region_name=region),
-        "fundamentals_settings": fundamentals_settings(),
+        "rss_fetcher": RssFetcher(),
         **event_resources(av, dg.EnvVar("OPS_CENTRAL_STORE_URL"), backend="transformers"),
+        **domain_settings(feeds=None, watched_tickers=None, company_names={}),
     }
+
+
+def sample_replay_day() -> date | None:
+    """The last trading day of the bundled sample prices when ``local`` runs on them (``make run`` replays it)."""
+    if current_environment() != "local" or os.environ.get("ALPHA_VANTAGE_API_KEY"):
+        return None
+    from resources.sample_sources.alpha_vantage import SAMPLE_END
+
+    return SAMPLE_END
 
 
 def resources_for(env: str | None = None) -> dict[str, Any]:

@@ -47,12 +47,9 @@ from resources.secrets import SecretNotFoundError, SecretsResource
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
-SAMPLE_BASE_URL = "sample"
-"""Sentinel base URL: start the bundled offline sample server in-process and use it (key ``sample``)."""
-SAMPLE_API_KEY = "sample"
 PREMIUM_URL = "https://www.alphavantage.co/premium/"
 API_KEY_URL = "https://www.alphavantage.co/support/#api-key"
-PUBLIC_KEYS = frozenset({"demo", SAMPLE_API_KEY})
+PUBLIC_KEYS = frozenset({"demo", "sample"})
 """Keys that are not secrets (so ``demo`` in Alpha Vantage's own wording is not redacted)."""
 REDACTED = "***"
 
@@ -296,13 +293,12 @@ class AlphaVantageResource(dg.ConfigurableResource):
     request every 800 ms), retried with exponential backoff and jitter on throttling, HTTP 429/5xx and
     timeouts, and classified: errors come back as ``AlphaVantageTickerError`` (skip this ticker),
     ``AlphaVantageRunError`` (stop the run: key or plan problem) or ``AlphaVantageDailyQuotaError`` (stop for
-    today). The API key is read once from the secrets resource and never logged. ``base_url="sample"`` serves
-    the bundled offline sample universe from an in-process local server instead of the real API.
+    today). The API key is read once from the secrets resource and never logged.
     """
 
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
-        description="Alpha Vantage query endpoint; 'sample' starts the bundled offline sample server.",
+        description="Alpha Vantage query endpoint.",
     )
     secrets: SecretsResource = Field(description="Where the API key is read from.")
     api_key_secret_name: str = Field(
@@ -405,22 +401,15 @@ class AlphaVantageResource(dg.ConfigurableResource):
     # ------------------------------------------------------------------------------------- internals
 
     def _endpoint(self, function: str, symbol: str | None) -> tuple[str, str]:
-        """(url, key), resolved once. The key comes from the secrets resource, or is ``sample``."""
+        """(url, key), resolved once (see :meth:`_resolve_endpoint`)."""
         problem: str | None = None
         with self._init_lock:
             if self._api_key is None:
                 _install_log_redaction()
-                if self.base_url == SAMPLE_BASE_URL:
-                    from resources.sample_sources.server import shared_sample_server
-
-                    self._url, self._api_key = shared_sample_server().url, SAMPLE_API_KEY
-                else:
-                    try:
-                        key = self.secrets.get(self.api_key_secret_name)
-                    except SecretNotFoundError as exc:
-                        problem = str(exc)
-                    else:
-                        self._url, self._api_key = self.base_url, key.strip()
+                try:
+                    self._url, self._api_key = self._resolve_endpoint()
+                except SecretNotFoundError as exc:
+                    problem = str(exc)
             url, key = self._url, self._api_key
         if problem is not None or url is None or key is None:
             raise AlphaVantageRunError(
@@ -429,6 +418,14 @@ class AlphaVantageResource(dg.ConfigurableResource):
                 symbol=symbol,
             )
         return url, key
+
+    def _resolve_endpoint(self) -> tuple[str, str]:
+        """(url, key) of the endpoint: ``base_url`` and the key from the secrets resource.
+
+        Raises ``SecretNotFoundError`` when the key is not there. A subclass may answer otherwise (the offline
+        sample source does, in ``OPS_ENV=local``).
+        """
+        return self.base_url, self.secrets.get(self.api_key_secret_name).strip()
 
     def _http(self) -> tuple[requests.Session, Limiter, InMemoryBucket]:
         with self._init_lock:

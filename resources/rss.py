@@ -15,6 +15,12 @@ or ``error`` (with a message saying what happened) — so one broken feed never 
   ``error`` too.
 
 Messages name the feed, never its URL: some paid feeds carry an access token in the URL.
+
+The body is returned as the server sent it (bytes, never decoded or opened as anything else): hand it to
+``ops_assets.news.feeds.read_feed``, which parses it without ever letting feedparser treat it as a path or URL.
+The validators a server answers (``ETag``, ``Last-Modified``) are kept only when they are plausible — printable,
+at most :data:`MAX_VALIDATOR_CHARS` characters — so a hostile header cannot end up in ``feed_state`` or in the
+next request (a feed without usable validators is simply fetched in full).
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ DEFAULT_USER_AGENT = "ops-platform-feed-reader/0.1"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
 FetchStatus = Literal["ok", "not_modified", "error"]
+
+MAX_VALIDATOR_CHARS = 1_024
+"""Longest ``ETag`` / ``Last-Modified`` kept for the next conditional GET (real ones are tens of characters)."""
+
+
+def _validator(value: str | None) -> str | None:
+    """A response's ETag / Last-Modified as worth sending back: ``None`` when absent, empty or implausible
+    (longer than :data:`MAX_VALIDATOR_CHARS`, or holding a control, format or surrogate character)."""
+    value = (value or "").strip()
+    return value if value and len(value) <= MAX_VALIDATOR_CHARS and value.isprintable() else None
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ class RssFetcher(dg.ConfigurableResource):
     """Downloads RSS/Atom feeds: conditional GET, retries on transient failures, never raises for a feed.
 
     ``fetch`` answers a :class:`FeedFetch` whose ``status`` is ``ok``, ``not_modified`` or ``error``; hand an
-    ``ok`` body to ``ops_assets.news.feeds.parse_feed``.
+    ``ok`` body (bytes) to ``ops_assets.news.feeds.read_feed``.
     """
 
     timeout_seconds: float = Field(default=10, description="Per-request HTTP timeout (connect and each read).")
@@ -212,8 +228,8 @@ class RssFetcher(dg.ConfigurableResource):
                     url,
                     "not_modified",
                     None,
-                    response.headers.get("ETag") or etag,
-                    response.headers.get("Last-Modified") or last_modified,
+                    _validator(response.headers.get("ETag")) or etag,
+                    _validator(response.headers.get("Last-Modified")) or last_modified,
                     code,
                     None,
                     attempts,
@@ -231,8 +247,8 @@ class RssFetcher(dg.ConfigurableResource):
                 url,
                 "ok",
                 body,
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
+                _validator(response.headers.get("ETag")),
+                _validator(response.headers.get("Last-Modified")),
                 code,
                 None,
                 attempts,

@@ -10,12 +10,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ops_assets.cli import EVENT_PIPELINE, MARKETS_AND_SIGNALS, materialize_command
-from ops_assets.environments import local_data_dir
+from ops_assets.environments import local_data_dir, sample_replay_day
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.partitions import daily_partitions
-from resources.central_store import CentralStore, dispatch_executions, dispatch_recommendations
-from resources.sample_sources.alpha_vantage import SAMPLE_END
+from resources.central_schema import dispatch_executions, dispatch_recommendations
+from resources.central_store import CentralStore
 
 
 def main() -> int:
@@ -24,8 +24,8 @@ def main() -> int:
     if partition is None:
         raise SystemExit("No weekly partition has started yet.")
     command = materialize_command(partition, sys.executable)
-    sample_source = not os.environ.get("ALPHA_VANTAGE_API_KEY")
-    source = "the bundled offline sample source" if sample_source else "Alpha Vantage"
+    replay_day = sample_replay_day()
+    source = "the bundled offline sample source" if replay_day else "Alpha Vantage"
     print(f"Materializing the fundamentals assets for week {partition} from {source} ...", flush=True)
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
@@ -37,10 +37,10 @@ def main() -> int:
     if result.returncode != 0:
         print(f"\nThe event-pipeline tick failed (exit {result.returncode}); the error is above.", file=sys.stderr)
         return result.returncode
-    if sample_source:
-        # The bundled prices end on SAMPLE_END, so today's tick has no fresh bars to trade on; a backfill of the
+    if replay_day:
+        # The bundled prices end before today, so today's tick has no fresh bars to trade on; a backfill of the
         # sample's last trading day replays its 5-minute marks against the news the tick just stored.
-        day = SAMPLE_END.isoformat()
+        day = replay_day.isoformat()
         print(
             f"\nReplaying the sample's last trading day, {day} (telemetry, signals, dry-run dispatch) ...", flush=True
         )

@@ -18,18 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ops_assets.fundamentals.financials import (
-    ARTIFACT_SCHEMA,
-    QUARTERLY_SCHEMA,
-    RawTickerData,
-    build_daily_per_share,
-    build_quarterly_financials,
-    parse_daily_prices,
-    parse_splits,
-    to_artifact_table,
-    to_quarterly_table,
-)
+from ops_assets.fundamentals.daily import ARTIFACT_SCHEMA, build_daily_per_share, to_artifact_table
 from ops_assets.fundamentals.keys import raw_key
+from ops_assets.fundamentals.parsing import RawTickerData, parse_daily_prices, parse_splits
+from ops_assets.fundamentals.quarterly import QUARTERLY_SCHEMA, build_quarterly_financials, to_quarterly_table
 
 # Rows buffered before a row group is written: large enough for good compression and fast scans,
 # small enough to keep memory flat whatever the universe size.

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ops_assets.freshness import WEEKLY
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.artifact import (
     build_quarterly,
@@ -23,11 +24,10 @@ from ops_assets.fundamentals.artifact import (
 )
 from ops_assets.fundamentals.checks import artifact_check_specs, blocking_failures, evaluate_artifact_checks
 from ops_assets.fundamentals.fetching import TickerFetchOutcome, has_cached_data, refresh_ticker
-from ops_assets.fundamentals.financials import to_quarterly_table
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
+from ops_assets.fundamentals.quarterly import to_quarterly_table
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.fundamentals.universe import parse_etf_holdings
-from ops_assets.monitoring.freshness import WEEKLY
 from resources.alpha_vantage import (
     AlphaVantageDailyQuotaError,
     AlphaVantageError,
@@ -37,11 +37,13 @@ from resources.alpha_vantage import (
 from resources.object_store import ObjectStore
 
 GROUP = "fundamentals"
+OWNERS = ["team:fundamentals"]
 
 
 @dg.asset(
     partitions_def=weekly_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"python", "json"},
     freshness_policy=WEEKLY,
 )
@@ -68,8 +70,9 @@ def etf_holdings(
     if not holdings:
         raise dg.Failure(description=f"ETF_PROFILE for {etf} lists no equity holdings: nothing to build.")
     object_store.put_json(keys.raw_key("ETF_PROFILE", etf), payload)
+    holdings_key = keys.holdings_key(as_of)
     object_store.put_json(
-        keys.holdings_key(as_of),
+        holdings_key,
         {
             "etf_symbol": etf,
             "as_of": as_of.isoformat(),
@@ -78,6 +81,8 @@ def etf_holdings(
     )
     return dg.MaterializeResult(
         metadata={
+            # The contract other domains read (news matches tickers against these holdings).
+            "object_key": holdings_key,
             "etf_symbol": etf,
             "tickers": len(holdings),
             "holdings": _markdown_table(
@@ -103,6 +108,7 @@ RAW_SPECS = [
         "Alpha Vantage returned them. Statements are fetched again only when EARNINGS shows a newer report or "
         "the stored copy is too old.",
         group_name=GROUP,
+        owners=OWNERS,
         kinds={"json"},
         freshness_policy=WEEKLY,
     ),
@@ -112,6 +118,7 @@ RAW_SPECS = [
         description="Raw TIME_SERIES_DAILY JSON per ticker (as traded, unadjusted); the recent 100 days are "
         "merged into the stored history every week.",
         group_name=GROUP,
+        owners=OWNERS,
         kinds={"json"},
         freshness_policy=WEEKLY,
     ),
@@ -120,6 +127,7 @@ RAW_SPECS = [
         deps=[etf_holdings],
         description="Raw SPLITS JSON per ticker (split factor = new shares / old shares).",
         group_name=GROUP,
+        owners=OWNERS,
         kinds={"json"},
         freshness_policy=WEEKLY,
     ),
@@ -226,6 +234,7 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 @dg.asset(
     partitions_def=weekly_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     deps=["av_raw_statements", "av_raw_prices"],
     kinds={"pandas", "parquet"},
     freshness_policy=WEEKLY,
@@ -276,9 +285,10 @@ def quarterly_financials(
 @dg.asset(
     partitions_def=weekly_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     deps=[quarterly_financials, "av_raw_prices", "av_raw_splits"],
     kinds={"pandas", "parquet", "s3"},
-    check_specs=artifact_check_specs(),
+    check_specs=artifact_check_specs("ttm_per_share"),
     freshness_policy=WEEKLY,
 )
 def ttm_per_share(
@@ -333,7 +343,8 @@ def ttm_per_share(
             "dagster/row_count": summary.rows,
             "rows": summary.rows,
             "tickers": len(summary.tickers),
-            "ticker_list": ", ".join(summary.tickers),
+            "ticker_list": ", ".join(summary.tickers),  # for people, in the UI
+            "ticker_symbols": dg.MetadataValue.json(summary.tickers),  # for code: the success notification
             "failed_tickers": dg.MetadataValue.json(left_out),
             "size_bytes": size,
             "pruned": len(pruned),

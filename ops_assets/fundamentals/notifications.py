@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ops_assets.timekeeping import format_duration
+
 SUBJECT = "Financial Pipeline {status} - {day}"
 
 
@@ -26,7 +28,7 @@ def success_message(
         f"ETF: {etf_symbol}",
         f"Tickers: {len(tickers)}",
         f"Rows: {rows}",
-        f"Duration: {_duration(duration_seconds)}",
+        f"Duration: {format_duration(duration_seconds)}",
         f"Run: {run_id}",
     ]
     if failed_tickers:
@@ -44,16 +46,9 @@ def failure_message(
         "",
         f"Error: {error}",
         f"Failed steps: {', '.join(failed_steps) or 'n/a'}",
-        f"Duration: {_duration(duration_seconds)}",
+        f"Duration: {format_duration(duration_seconds)}",
         f"Run: {run_id}",
         "",
         "Fix the cause and re-execute the run (or materialize the partition again): fetched data is kept.",
     ]
     return SUBJECT.format(status="FAILURE", day=day), "\n".join(lines)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"

@@ -8,21 +8,12 @@ filter keeps them to our runs.
 
 import dagster as dg
 
+from ops_assets.fundamentals.assets import fundamentals_assets, ttm_per_share
 from ops_assets.fundamentals.notifications import failure_message, success_message
 from resources.notifier import Notifier
 
-FUNDAMENTALS_ASSETS = frozenset(
-    dg.AssetKey(name)
-    for name in (
-        "etf_holdings",
-        "av_raw_statements",
-        "av_raw_prices",
-        "av_raw_splits",
-        "quarterly_financials",
-        "ttm_per_share",
-    )
-)
-ARTIFACT_ASSET = dg.AssetKey("ttm_per_share")
+FUNDAMENTALS_ASSETS = frozenset(key for assets_def in fundamentals_assets for key in assets_def.keys)
+ARTIFACT_ASSET = ttm_per_share.key
 
 
 def _touches(instance: dg.DagsterInstance, run: dg.DagsterRun, keys: frozenset[dg.AssetKey]) -> bool:
@@ -68,7 +59,7 @@ def fundamentals_success_notification(context: dg.RunStatusSensorContext, notifi
     if metadata is None:
         return
     day = run.tags.get("dagster/partition", "unpartitioned")
-    tickers = [t for t in str(metadata.get("ticker_list", "")).split(", ") if t]
+    tickers = list(metadata.get("ticker_symbols") or [])
     subject, body = success_message(
         day=day,
         artifact_uri=str(metadata["artifact_uri"]),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from ops_assets.fundamentals.financials import ARTIFACT_SCHEMA
+from ops_assets.fundamentals.daily import ARTIFACT_SCHEMA
 
 # Largest market cap we believe (USD millions): ~5x the largest company in 2025.
 MAX_MARKET_CAP_MILLIONS = 25_000_000

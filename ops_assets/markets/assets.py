@@ -2,17 +2,21 @@
 
 import dagster as dg
 
-from ops_assets.event_settings import EventPipelineSettings
+from ops_assets.freshness import FIVE_MINUTELY
+from ops_assets.markets.settings import MarketsSettings
 from ops_assets.markets.telemetry import ingest_bars
-from ops_assets.monitoring.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_time
 from resources.central_store import CentralStore
 from resources.market_data import MarketDataProvider
 
+GROUP = "markets"
+OWNERS = ["team:markets"]
+
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="markets",
+    group_name=GROUP,
+    owners=OWNERS,
     kinds={"python", "sql"},
     freshness_policy=FIVE_MINUTELY,
 )
@@ -20,7 +24,7 @@ def market_telemetry(
     context: dg.AssetExecutionContext,
     central_store: CentralStore,
     market_data: MarketDataProvider,
-    event_settings: EventPipelineSettings,
+    markets_settings: MarketsSettings,
 ) -> dg.MaterializeResult:
     """5-minute OHLCV bars per watched ticker (`lane_telemetry`, one row per ticker and bar start, UTC).
 
@@ -28,12 +32,18 @@ def market_telemetry(
     (upsert on ticker + ts). A backfill of a past day asks the provider's history for that day (Alpha Vantage:
     the month's bars) and stores the day's bars.
     """
+    if not markets_settings.watched_tickers:
+        raise dg.Failure(
+            description="No tickers are watched: set OPS_MARKETS_WATCHED_TICKERS (e.g. AAPL,MSFT) or the "
+            "markets_settings watched_tickers config.",
+            allow_retries=False,
+        )
     start, end = day_window(context)
     now = evaluation_time(context)
     summary = ingest_bars(
         central_store,
         market_data,
-        event_settings.watched_tickers,
+        markets_settings.watched_tickers,
         now=now,
         day=start.date(),
         from_history=now >= end,

@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import sqlalchemy as sa
 
-from resources.central_store import CentralStore, lane_telemetry
+from ops_assets.markets.assets import market_telemetry
+from resources.central_schema import lane_telemetry
+from resources.central_store import CentralStore
 
 
 @dg.asset_check(
-    asset="market_telemetry",
+    asset=market_telemetry,
     description="Every bar is consistent (low <= open, close <= high; volume >= 0) and none is stamped in the future.",
 )
 def bars_are_consistent(central_store: CentralStore) -> dg.AssetCheckResult:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ops_assets.timekeeping import format_duration
+
 STALE_STATES = ("WARN", "FAIL")
 MAX_SUBJECT_LENGTH = 100  # SNS's limit (resources.notifier cuts longer subjects blindly)
 _SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2}
@@ -96,24 +98,10 @@ def _describe(change: FreshnessChange, now: datetime) -> str:
     parts = [f"  - {change.asset}: {change.previous or 'first seen'} -> {change.current}"]
     if change.last_materialized_at is not None:
         age = now - change.last_materialized_at
-        parts.append(f"last updated {change.last_materialized_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago)")
+        parts.append(f"last updated {change.last_materialized_at:%Y-%m-%d %H:%M:%S} UTC ({format_duration(age)} ago)")
     if change.fail_after is not None:
-        window = f"expected within {_age(change.fail_after)}"
+        window = f"expected within {format_duration(change.fail_after)}"
         if change.warn_after is not None:
-            window += f" (warning after {_age(change.warn_after)})"
+            window += f" (warning after {format_duration(change.warn_after)})"
         parts.append(window)
     return "; ".join(parts)
-
-
-def _age(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"

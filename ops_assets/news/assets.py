@@ -1,25 +1,36 @@
 """News: RSS items into the central store, then sentiment and the tickers each item names."""
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from ops_assets.event_settings import EventPipelineSettings
-from ops_assets.monitoring.freshness import MINUTELY
+from ops_assets.freshness import MINUTELY
 from ops_assets.news.classify import classify_pending
-from ops_assets.news.ingest import FeedConfig, poll_feeds
+from ops_assets.news.ingest import poll_feeds
+from ops_assets.news.settings import NewsSettings
+from ops_assets.news.tickers import TickerUniverse
 from ops_assets.partitions import daily_partitions, day_window
 from resources.central_store import CentralStore
+from resources.object_store import ObjectStore
 from resources.rss import RssFetcher
-from resources.sample_sources.feeds import resolve_feed_url
 from resources.sentiment import SentimentResource
 
 GROUP = "news"
+OWNERS = ["team:news"]
+
+ETF_HOLDINGS = dg.AssetKey("etf_holdings")
+"""The fundamentals domain's weekly ETF holdings: the default universe news is matched against. Its
+materializations record ``object_key``, the object-store key of ``{"holdings": [{"symbol", "description"}]}``."""
+
+# Materializations of etf_holdings looked at to find the newest week (a backfill of an old week may be newer).
+HOLDINGS_LOOKBACK = 20
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"python", "sql"},
     freshness_policy=MINUTELY,
 )
@@ -27,14 +38,15 @@ def raw_news_events(
     context: dg.AssetExecutionContext,
     central_store: CentralStore,
     rss_fetcher: RssFetcher,
-    event_settings: EventPipelineSettings,
+    news_settings: NewsSettings,
 ) -> dg.MaterializeResult:
     """News items from the configured RSS feeds (`inbound_events_raw`, one row per item, UNIQUE event_uid).
 
     Polled every minute with conditional GETs; an item seen before, in any feed, is stored once. A broken or
-    unreachable feed is recorded in `feed_state` with its error and does not stop the others.
+    unreachable feed is recorded in `feed_state` with its error and does not stop the others; a bad item is
+    skipped and counted, the rest of its feed is stored.
     """
-    feeds = [FeedConfig(f.name, resolve_feed_url(f.url)) for f in event_settings.feed_configs()]
+    feeds = news_settings.feed_configs()
     # Feeds only carry recent items, so a poll is always "now", whichever day's partition runs it.
     summary = poll_feeds(central_store, rss_fetcher, feeds, now=datetime.now(UTC))
     for feed in summary.failed_feeds:
@@ -49,7 +61,7 @@ def raw_news_events(
             "new_items": summary.inserted,
             "items_read": summary.parsed,
             "feeds": dg.MetadataValue.json(
-                {f.feed_name: {"status": f.status, "items": f.items, "error": f.error} for f in summary.feeds}
+                {f.feed_name: {k: v for k, v in asdict(f).items() if k != "feed_name"} for f in summary.feeds}
             ),
         }
     )
@@ -58,7 +70,8 @@ def raw_news_events(
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=GROUP,
-    deps=[raw_news_events],
+    owners=OWNERS,
+    deps=[raw_news_events, dg.AssetDep(ETF_HOLDINGS, partition_mapping=dg.LastPartitionMapping())],
     kinds={"python", "sql", "pytorch"},
     freshness_policy=MINUTELY,
 )
@@ -66,18 +79,21 @@ def classified_events(
     context: dg.AssetExecutionContext,
     central_store: CentralStore,
     sentiment: SentimentResource,
-    event_settings: EventPipelineSettings,
+    object_store: ObjectStore,
+    news_settings: NewsSettings,
 ) -> dg.MaterializeResult:
     """Sentiment (P(positive) - P(negative)) and the tickers each news item names (`inbound_events_classified`).
 
     Items not yet classified are picked up by the next run; each is classified once. The model is FinBERT by
-    default (or a lexicon on machines without it); tickers are matched against the watched universe.
+    default (or a lexicon on machines without it). Tickers are matched against the newest ETF holdings
+    (`etf_holdings`: symbols and company names) plus the configured `company_names`.
     """
+    universe, source = ticker_universe(context.instance, object_store, news_settings)
     # Everything still unclassified up to the partition's end: a late item from yesterday is not stranded.
     summary = classify_pending(
         central_store,
         sentiment,
-        event_settings.ticker_universe(),
+        universe,
         now=datetime.now(UTC),
         ingested_before=day_window(context)[1],
     )
@@ -86,8 +102,36 @@ def classified_events(
             "classified": summary.classified,
             "with_tickers": summary.with_tickers,
             "model": sentiment.model_name,
+            "universe": f"{len(universe.symbols)} tickers ({source})",
         }
     )
+
+
+def ticker_universe(
+    instance: dg.DagsterInstance, object_store: ObjectStore, settings: NewsSettings
+) -> tuple[TickerUniverse, str]:
+    """The newest ETF holdings plus the configured names, and a few words saying where they came from."""
+    records = instance.fetch_materializations(ETF_HOLDINGS, limit=HOLDINGS_LOOKBACK).records
+    newest = max(
+        (r for r in records if r.asset_materialization and "object_key" in r.asset_materialization.metadata),
+        key=lambda r: r.partition_key or "",
+        default=None,
+    )
+    holdings: list[dict[str, str]] = []
+    sources = []
+    if newest is not None:
+        holdings = object_store.get_json(str(newest.asset_materialization.metadata["object_key"].value))["holdings"]
+        sources.append(f"etf_holdings {newest.partition_key}")
+    if settings.company_names:
+        sources.append(f"{len(settings.company_names)} configured names")
+    if not sources:
+        raise dg.Failure(
+            description="No tickers to match news against: etf_holdings has never been materialized and no "
+            "company_names are configured. Materialize the fundamentals' etf_holdings (weekly_fundamentals_job) "
+            "or set OPS_NEWS_COMPANY_NAMES; the items stay unclassified until then.",
+            allow_retries=False,
+        )
+    return TickerUniverse.from_holdings(holdings, extra_names=settings.company_names), " + ".join(sources)
 
 
 news_assets = [raw_news_events, classified_events]

@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import sqlalchemy as sa
 
-from resources.central_store import CentralStore, feed_state, inbound_events_classified, inbound_events_raw
+from ops_assets.news.assets import classified_events, raw_news_events
+from resources.central_schema import feed_state, inbound_events_classified, inbound_events_raw
+from resources.central_store import CentralStore
 
 # A feed failing this many polls in a row is worth a look.
 FEED_FAILURE_ALERT = 3
@@ -13,7 +15,7 @@ FEED_FAILURE_ALERT = 3
 BACKLOG_AGE = timedelta(minutes=10)
 
 
-@dg.asset_check(asset="raw_news_events", description="No feed has failed 3 polls in a row.")
+@dg.asset_check(asset=raw_news_events, description="No feed has failed 3 polls in a row.")
 def feeds_are_healthy(central_store: CentralStore) -> dg.AssetCheckResult:
     with central_store.connect() as conn:
         failing = conn.execute(
@@ -29,7 +31,7 @@ def feeds_are_healthy(central_store: CentralStore) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset="classified_events",
+    asset=classified_events,
     description="Every stored item is classified within 10 minutes, and every score is within [-1, 1].",
 )
 def classification_keeps_up(central_store: CentralStore) -> dg.AssetCheckResult:

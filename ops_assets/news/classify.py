@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from ops_assets.news.feeds import plain_text
+from ops_assets.news.feeds import collapse
 from ops_assets.news.tickers import TickerUniverse, extract_tickers
+from resources.central_schema import SqlStore, inbound_events_classified, inbound_events_raw
 
 
 class Classifier(Protocol):
@@ -33,11 +34,12 @@ class ClassifySummary:
 
 def item_text(title: str, summary: str | None) -> str:
     """What the model reads: the headline, then the summary."""
-    return plain_text(f"{title}. {summary}" if summary else title)
+    # Stored titles and summaries are plain text already (markup was stripped once, at ingest).
+    return collapse(f"{title}. {summary}" if summary else title)
 
 
 def classify_pending(
-    store: Any,
+    store: SqlStore,
     classifier: Classifier,
     universe: TickerUniverse,
     *,
@@ -47,8 +49,6 @@ def classify_pending(
     ingested_before: datetime | None = None,
 ) -> ClassifySummary:
     """Classify unclassified items, oldest first (optionally only those ingested before a time: a backfilled day)."""
-    from resources.central_store import inbound_events_classified, inbound_events_raw
-
     raw = inbound_events_raw
     summary = ClassifySummary()
     while max_items is None or summary.classified < max_items:

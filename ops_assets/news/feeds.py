@@ -1,8 +1,49 @@
 """Turn the bytes of an RSS 2.0 or Atom feed into clean news items with a stable identity.
 
 Pure functions (no network, no Dagster): the fetcher (``resources.rss.RssFetcher``) downloads the bytes,
-:func:`parse_feed` turns them into :class:`NewsItem` rows and :func:`dedupe` drops repeats before the rows
-are written to the raw events table, whose ``UNIQUE(event_uid)`` catches repeats across polls.
+:func:`read_feed` (or :func:`parse_feed`, its items only) turns them into :class:`NewsItem` rows and
+:func:`dedupe` drops repeats before the rows are written to the raw events table, whose ``UNIQUE(event_uid)``
+catches repeats across polls.
+
+A feed on a bad day
+-------------------
+Feeds are written by strangers, so nothing in one may stop the poll:
+
+- **The bytes are only ever parsed.** feedparser opens anything that looks like a path or URL (a body that
+  is the text ``/dev/zero`` would be read until memory runs out), so it is handed an ``io.BytesIO``, which it
+  reads and never opens. Before that, control bytes and character references to characters XML forbids
+  (``&#0;``, ``&#xD800;``, ``&#x110000;``), which make feedparser itself raise, are removed from documents in
+  an ASCII-compatible encoding (UTF-16/32 documents are passed on untouched).
+- **One bad item never costs the feed.** Each entry is read on its own; an entry that cannot be stored
+  faithfully is *skipped* and counted by reason in :attr:`FeedRead.skipped` (its link is not a URL — a bad port,
+  an unbalanced ``[`` —, it has no title and no summary, or it has a summary but no title, link or guid);
+  anything unexpected while reading one entry skips that entry too (reason ``unreadable item (<error>)``).
+- **Defects that can be repaired are repaired and counted** in :attr:`FeedRead.repaired`: a publication time
+  more than :data:`FUTURE_TOLERANCE` after the poll's ``now`` is stored as ``now`` (the feed's own value stays
+  in ``raw["published"]`` and the parsed one in ``raw["future_published_at"]``; a date past the year 9999
+  counts as such a future date); a date that cannot be represented otherwise is dropped (``None``); titles
+  longer than :data:`TITLE_MAX_CHARS` and summaries longer than :data:`SUMMARY_MAX_CHARS` are cut with an
+  ellipsis; an item with a summary and an identity (guid or link) but no title gets the summary's first
+  sentence as its title (at most :data:`DERIVED_TITLE_MAX_CHARS` characters; ``raw["title"]`` stays ``None``).
+- **Every stored string is cleaned** by :func:`ops_assets.news.text.clean_text` (NUL and other control
+  characters, lone surrogates, bidi overrides): title, summary, link and every string of ``raw`` (each capped
+  at :data:`RAW_MAX_CHARS`).
+- **Empty is empty.** A document feedparser recognises as a feed but that has no entries is ``[]`` even when
+  the parser reported a problem (an undefined entity, an encoding mismatch) — unless the document is cut off
+  before its root element closes. Only a body that is not a feed at all, or a broken one with no readable
+  entry, raises :class:`FeedParseError`.
+
+Text is decoded exactly once
+----------------------------
+feedparser already undoes the XML escaping, so its values are the text (or, for HTML content, the markup)
+the publisher wrote (its HTML sanitiser and relative-URI rewriting are switched off: they re-serialise text
+they guess is HTML, ``AT&T`` becoming ``AT&amp;T``). Markup is removed, and HTML entities decoded, **only
+where the content is HTML**: Atom text constructs declared ``type="html"``/``"xhtml"`` and RSS descriptions
+(HTML by RSS convention). RSS titles are plain text whatever they contain (feedparser's guess that a title
+"looks like HTML" is ignored), so
+``<title>Why &lt;blink&gt; died</title>`` stays ``Why <blink> died``, and a publisher that escaped its text
+once too often gets exactly one level removed (``&amp;amp;lt;b&amp;amp;gt;`` in the document becomes
+``&amp;lt;b&amp;gt;``, not ``<b>``).
 
 How an item's identity (``event_uid``) is chosen
 -----------------------------------------------
@@ -20,9 +61,9 @@ every time, or it is classified and counted twice.
    tracking parameters appear; as links they are normalised, so the same article syndicated with
    ``?utm_source=...`` by two feeds becomes one event. Cost: a corrected headline on such a feed is a new
    event.
-3. **No guid**: ``event_uid = sha256("link:<normalize_link(link)>|title:<normalised title>")``; the title is
-   casefolded with whitespace collapsed (Unicode NFKC). The title is included because some feeds reuse one
-   link (a live blog, a section page) for many items.
+3. **No guid**: ``event_uid = sha256("link:<normalize_link(link)>|title:<normalised title>")``; the title (as
+   stored: cleaned and capped) is casefolded with whitespace collapsed (Unicode NFKC). The title is included
+   because some feeds reuse one link (a live blog, a section page) for many items.
 
 Consequence: two feeds carrying the same story under *different* opaque guids are two events (nothing in
 the feeds says they are the same); same-story matching across sources is left to later stages.
@@ -32,18 +73,22 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
+import io
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
+
+from ops_assets.news.text import ELLIPSIS, clean_json, clean_text, truncate
 
 TRACKING_PARAMS = frozenset(
     {
@@ -77,13 +122,44 @@ TRACKING_PARAMS = frozenset(
 """Query parameters (compared case-insensitively) that say how a reader arrived, not what the page is.
 Every ``utm_*`` parameter is dropped too."""
 
+TITLE_MAX_CHARS = 1_000
+"""Longest stored title; a longer one is cut on a character boundary and ends with an ellipsis."""
+SUMMARY_MAX_CHARS = 10_000
+"""Longest stored summary (plain text); cut like titles."""
+RAW_MAX_CHARS = 20_000
+"""Longest string kept in an item's ``raw`` payload (the feed's own markup, so larger than the summary cap)."""
+LINK_MAX_CHARS = 4_096
+"""Longest link accepted; an item whose link is longer is skipped (a cut link points nowhere)."""
+DERIVED_TITLE_MAX_CHARS = 160
+"""Longest title made from a summary's first sentence (for items that have none)."""
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far after the poll's ``now`` a publication time may be (clock skew) before it is stored as ``now``."""
+
+# Why entries are skipped (keys of FeedRead.skipped) and what was repaired (keys of FeedRead.repaired).
+SKIP_INVALID_LINK = "link is not a valid URL"
+SKIP_LONG_LINK = f"link longer than {LINK_MAX_CHARS} characters"
+SKIP_EMPTY = "no title and no summary"
+SKIP_NO_IDENTITY = "summary only, with no title, link or guid"
+FIXED_FUTURE_DATE = "future publication time set to the poll time"
+FIXED_BAD_DATE = "unreadable publication time dropped"
+FIXED_TITLE_FROM_SUMMARY = "title taken from the summary"
+FIXED_LONG_TITLE = "title cut to length"
+FIXED_LONG_SUMMARY = "summary cut to length"
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WHITESPACE = re.compile(r"\s+")
+_PERMALINK = re.compile(r"^https?://[^/?#\s]", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
     | {"blockquote", "section", "article", "header", "footer", "pre", "dd", "dt", "img"}
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript"})
+# Bytes XML 1.0 never allows (C0 controls other than tab, newline, carriage return).
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D))
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+_ROOT_END = re.compile(rb"</\s*(?:[A-Za-z][\w.-]*:)?(?:rss|feed|rdf|channel)\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -95,16 +171,53 @@ class NewsItem:
     feed_name: str
     """The configured feed the item was read from (the first one, after :func:`dedupe`)."""
     title: str
-    """Headline as plain text: markup removed, HTML entities decoded, whitespace collapsed."""
+    """Headline as plain text: markup removed only where the feed declared HTML, whitespace collapsed,
+    cleaned, at most :data:`TITLE_MAX_CHARS` characters (or the summary's first sentence when it had none)."""
     link: str | None
-    """The article URL exactly as the feed gave it (tracking parameters included); ``None`` when absent."""
+    """The article URL as the feed gave it (tracking parameters included, control characters removed);
+    ``None`` when absent."""
     summary: str
-    """Summary/description as plain text (``""`` when the feed has none)."""
+    """Summary/description as plain text (``""`` when the feed has none), at most :data:`SUMMARY_MAX_CHARS`."""
     published_at: datetime | None
-    """When the feed says the item was published (or last updated, when it gives no publication time), UTC."""
+    """When the feed says the item was published (or last updated, when it gives no publication time), UTC;
+    never more than :data:`FUTURE_TOLERANCE` after the poll when :func:`read_feed` was given ``now``."""
     raw: dict[str, Any] = field(compare=False)
-    """JSON-serialisable subset of the entry as the feed wrote it: ``id``, ``title``, ``link``, ``published``,
-    ``summary`` (``None`` where missing), kept for audits and re-parsing."""
+    """JSON-serialisable subset of the entry as the feed wrote it (cleaned, strings capped at
+    :data:`RAW_MAX_CHARS`): ``id``, ``title``, ``link``, ``published``, ``summary`` (``None`` where missing),
+    plus ``future_published_at`` when the publication time was clamped; kept for audits and re-parsing.
+    The markup in it is the feed's own, unsanitised: never render it as HTML."""
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """What :func:`read_feed` made of one document: the items, and what it skipped or repaired."""
+
+    feed_name: str
+    items: list[NewsItem]
+    """The stored-to-be items, in feed order (not deduplicated)."""
+    skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Entries not turned into items, counted by reason (``SKIP_*`` values or ``unreadable item (...)``)."""
+    repaired: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Items stored after a repair, counted by kind (``FIXED_*`` values)."""
+    warning: str | None = None
+    """The parser's complaint about a document it could still read (``None`` when it had none)."""
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(self.skipped.values())
+
+    def problems(self) -> str | None:
+        """One line for ``feed_state.last_error`` of a feed that was read: what was skipped or repaired."""
+        parts = []
+        if self.skipped:
+            total = self.skipped_count
+            reasons = "; ".join(f"{reason}: {n}" for reason, n in sorted(self.skipped.items()))
+            parts.append(f"{total} of {total + len(self.items)} items skipped ({reasons})")
+        if self.repaired:
+            parts.append("repaired: " + "; ".join(f"{what}: {n}" for what, n in sorted(self.repaired.items())))
+        if not parts:
+            return None
+        return f"feed {self.feed_name} was read with problems: " + ", ".join(parts)
 
 
 class FeedParseError(ValueError):
@@ -113,6 +226,12 @@ class FeedParseError(ValueError):
     def __init__(self, feed_name: str, message: str) -> None:
         super().__init__(message)
         self.feed_name = feed_name
+
+
+class _SkipEntry(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # ------------------------------------------------------------------------------------------------- text
@@ -141,34 +260,48 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _strip_markup_once(text: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts)
+def collapse(value: str | None) -> str:
+    """Plain text as stored: cleaned (:func:`~ops_assets.news.text.clean_text`), whitespace collapsed."""
+    if not value:
+        return ""
+    return _WHITESPACE.sub(" ", clean_text(value)).strip()
 
 
 def plain_text(value: str | None) -> str:
-    """Markup and HTML entities removed, whitespace collapsed.
+    """HTML to plain text, decoding exactly once: tags removed, entities decoded, whitespace collapsed, cleaned.
 
-    Runs twice because feeds often escape their HTML twice (``&amp;amp;``, ``&lt;b&gt;`` inside an already
-    HTML-typed title); a second pass that changes nothing costs nothing.
+    Only for values that *are* HTML (see the module docstring): ``"A &amp;amp; B <b>bold</b>"`` is
+    ``"A &amp; B bold"`` (the markup's one level of escaping undone, not two). For plain text use
+    :func:`collapse`.
     """
     if not value:
         return ""
-    text = value
-    for _ in range(2):
-        cleaned = _strip_markup_once(text)
-        if cleaned == text:
-            break
-        text = cleaned
-    text = html.unescape(text) if "&" in text else text
-    return _WHITESPACE.sub(" ", text).strip()
+    parser = _TextExtractor()
+    parser.feed(value)
+    parser.close()
+    return collapse("".join(parser.parts))
+
+
+def text_of(value: str | None, content_type: str | None) -> str:
+    """A feed value as plain text: :func:`plain_text` when ``content_type`` is HTML/XHTML, else :func:`collapse`."""
+    return plain_text(value) if (content_type or "").lower() in _HTML_TYPES else collapse(value)
 
 
 def normalize_title(title: str) -> str:
     """The title as compared for identity: Unicode NFKC, casefolded, whitespace collapsed."""
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", title).casefold()).strip()
+
+
+def title_from_summary(summary: str) -> str:
+    """A headline for an item that has none: the summary's first sentence, at most
+    :data:`DERIVED_TITLE_MAX_CHARS` characters (cut at a word boundary, with an ellipsis)."""
+    first = _SENTENCE_END.split(summary.strip(), maxsplit=1)[0]
+    if len(first) <= DERIVED_TITLE_MAX_CHARS:
+        return first
+    space = first.rfind(" ", 0, DERIVED_TITLE_MAX_CHARS)  # cut between words when one ends late enough
+    if space > DERIVED_TITLE_MAX_CHARS // 2:
+        return first[:space].rstrip() + ELLIPSIS
+    return truncate(first, DERIVED_TITLE_MAX_CHARS)
 
 
 # ------------------------------------------------------------------------------------------------- identity
@@ -185,6 +318,8 @@ def normalize_link(url: str) -> str:
     Lowercases scheme and host, drops the default port, the ``#fragment`` and tracking parameters
     (``utm_*``, ``fbclid``, ``gclid``... see :data:`TRACKING_PARAMS`), sorts the remaining query parameters
     and strips trailing slashes from the path. The path's case is kept (servers may treat it as significant).
+    Raises ``ValueError`` for a string that is not a URL (a port out of range, an unbalanced ``[``);
+    :func:`read_feed` skips such items before it gets here.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -204,12 +339,23 @@ def normalize_link(url: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
+def is_valid_link(url: str) -> bool:
+    """Whether ``url`` can be taken apart as a URL (its port, if any, is a number from 0 to 65535, its
+    brackets balance...): what :func:`normalize_link` needs."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port, parts.hostname
+    except ValueError:
+        return False
+    return True
+
+
 def event_uid(feed_entry_guid: str | None, link: str | None, title: str) -> str:
     """Stable identity of a news item (sha256 hex).
 
     ``sha256("guid:<guid>")`` when a guid is given, else
     ``sha256("link:<normalize_link(link)>|title:<normalize_title(title)>")`` (an empty link part when there is
-    no link). Callers decide which guids count: :func:`parse_feed` passes ``None`` for permalink guids (see
+    no link). Callers decide which guids count: :func:`read_feed` passes ``None`` for permalink guids (see
     the module docstring).
     """
     guid = (feed_entry_guid or "").strip()
@@ -222,9 +368,11 @@ def event_uid(feed_entry_guid: str | None, link: str | None, title: str) -> str:
 
 
 def is_permalink(guid: str) -> bool:
-    """Whether a guid/id is an ``http(s)`` URL (then it is identified by link + title, not as a guid)."""
-    parts = urlsplit(guid.strip())
-    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
+    """Whether a guid/id is an ``http(s)`` URL (then it is identified by link + title, not as a guid).
+
+    Never raises: a guid that only starts like a URL counts as one (and is then checked as a link).
+    """
+    return bool(_PERMALINK.match(guid.strip()))
 
 
 def identity_guid(guid: str | None) -> str | None:
@@ -259,67 +407,193 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_feed(feed_name: str, body: bytes) -> list[NewsItem]:
-    """Parse an RSS 2.0 / Atom document (bytes) into :class:`NewsItem` rows, in feed order (not deduplicated).
+def _type(entry: Mapping[str, Any], key: str) -> str | None:
+    detail = entry.get(f"{key}_detail")
+    return _text(detail.get("type")) if isinstance(detail, Mapping) else None
 
-    Only the bytes are parsed: feedparser is never given a URL or a path, so it never fetches anything.
-    A feed with problems but readable entries (truncated XML, a wrong encoding declaration) yields what it
-    could read; a valid feed with no entries yields ``[]``. Raises :class:`FeedParseError` when the body is
-    not a feed at all, or is so broken that no entry could be read. Entries with neither a title nor a link
-    are skipped (nothing to classify, nothing to identify them by).
+
+def _xml_char_allowed(codepoint: int) -> bool:
+    return (
+        codepoint in (0x9, 0xA, 0xD)
+        or 0x20 <= codepoint <= 0xD7FF
+        or 0xE000 <= codepoint <= 0xFFFD
+        or 0x10000 <= codepoint <= 0x10FFFF
+    )
+
+
+def _drop_bad_char_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, dec_digits = match.group(1), match.group(2)
+    digits = (hex_digits or dec_digits).lstrip(b"0") or b"0"
+    if len(digits) > 8:  # far beyond U+10FFFF (and int() of a huge digit string is refused anyway)
+        return b""
+    return match.group(0) if _xml_char_allowed(int(digits, 16 if hex_digits else 10)) else b""
+
+
+def _wide_encoding(body: bytes) -> bool:
+    """UTF-16/32 (BOM, or a NUL among the first bytes of ``<?xml``): NUL bytes are part of the text there."""
+    head = body[:4]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or (len(head) >= 2 and 0 in head[:2])
+
+
+def sanitize_document(body: bytes) -> bytes:
+    """The feed's bytes minus what makes feedparser raise instead of parse: C0 control bytes XML forbids and
+    character references to characters XML forbids (``&#0;``, ``&#xD800;``, ``&#x110000;``...).
+
+    Only for ASCII-compatible encodings (UTF-8, Latin-1, Windows-125x, Shift_JIS, GBK...: a byte below 0x20 is
+    always that control character there); UTF-16/32 documents are returned unchanged.
     """
-    if not isinstance(body, bytes | bytearray):
+    if _wide_encoding(body):
+        return body
+    body = body.translate(None, _CONTROL_BYTES)
+    return _CHAR_REF.sub(_drop_bad_char_ref, body) if b"&#" in body else body
+
+
+def read_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> FeedRead:
+    """Parse an RSS 2.0 / Atom document (bytes) into a :class:`FeedRead`: items in feed order (not
+    deduplicated), plus what was skipped and repaired (see the module docstring).
+
+    Only the bytes are parsed: feedparser gets an ``io.BytesIO``, never a string or bytes it could take for a
+    path or URL, so it never opens or fetches anything. ``now`` (the poll's time) enables the clamping of
+    future publication times. A feed with problems but readable entries (truncated XML, a wrong encoding
+    declaration) yields what it could read; a feed with no entries yields no items. Raises
+    :class:`FeedParseError` when the body is not a feed at all, or is broken with no entry readable.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(f"parse_feed expects the feed's bytes, got {type(body).__name__}")
-    parsed = feedparser.parse(bytes(body))
+    body = bytes(body)
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    # A stream, never bytes or str: feedparser would open those as a path or URL. Its HTML sanitiser and URI
+    # rewriting stay off: they re-serialise text it merely guesses is HTML ("AT&T" -> "AT&amp;T"), so values
+    # would no longer be the document's text. Markup is only ever reduced to plain text here.
+    parsed = feedparser.parse(io.BytesIO(sanitize_document(body)), sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    warning = collapse(f"{type(problem).__name__}: {problem}") if problem is not None else None
     if not entries:
-        if parsed.get("bozo"):
-            problem = parsed.get("bozo_exception")
-            raise FeedParseError(
-                feed_name,
-                f"feed {feed_name} could not be parsed and no items were readable "
-                f"({type(problem).__name__}: {problem}); first bytes: {_preview(body)!r}",
-            )
         if not version:
+            if problem is not None:
+                raise FeedParseError(
+                    feed_name,
+                    f"feed {feed_name} could not be parsed and no items were readable ({warning}); first bytes: "
+                    f"{_preview(body)!r}. Check that the feed URL still serves a feed (it may be an error page).",
+                )
             raise FeedParseError(
                 feed_name,
-                f"feed {feed_name} answered something that is not an RSS or Atom feed; first bytes: {_preview(body)!r}",
+                f"feed {feed_name} answered something that is not an RSS or Atom feed; first bytes: "
+                f"{_preview(body)!r}. Check that the feed URL still serves a feed.",
             )
-        return []
+        if problem is not None and not _ROOT_END.search(body):
+            raise FeedParseError(
+                feed_name,
+                f"feed {feed_name} sent a feed cut off before its end with no readable item ({warning}); "
+                "the next poll tries again.",
+            )
+        return FeedRead(feed_name, [], warning=warning)
 
+    atom = version.startswith("atom")
     items: list[NewsItem] = []
+    skipped: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
     for entry in entries:
-        raw_title = _text(entry.get("title"))
-        link = _text(entry.get("link"))
-        guid = _text(entry.get("id"))
-        title = plain_text(raw_title)
-        if not title and not link:
+        fixes: list[str] = []
+        try:
+            item = _read_entry(feed_name, entry, atom=atom, now=now, fixes=fixes)
+        except _SkipEntry as skip:
+            skipped[skip.reason] += 1
             continue
-        raw_summary = _text(entry.get("summary"))
-        published_raw = _text(entry.get("published")) or _text(entry.get("updated"))
-        published_at = _utc(entry.get("published_parsed") or entry.get("updated_parsed"))
-        link_for_uid = link or (guid if guid and is_permalink(guid) else None)
-        items.append(
-            NewsItem(
-                event_uid=event_uid(identity_guid(guid), link_for_uid, title),
-                feed_name=feed_name,
-                title=title,
-                link=link or link_for_uid,
-                summary=plain_text(raw_summary),
-                published_at=published_at,
-                raw={
-                    "id": guid,
-                    "title": raw_title,
-                    "link": link,
-                    "published": published_raw,
-                    "summary": raw_summary,
-                },
-            )
-        )
-    return items
+        except Exception as exc:  # one odd entry must cost that entry, not the feed
+            skipped[f"unreadable item ({type(exc).__name__})"] += 1
+            continue
+        repaired.update(fixes)
+        items.append(item)
+    return FeedRead(feed_name, items, MappingProxyType(dict(skipped)), MappingProxyType(dict(repaired)), warning)
+
+
+def parse_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> list[NewsItem]:
+    """The items of :func:`read_feed` (what was skipped or repaired is not reported; use :func:`read_feed`)."""
+    return read_feed(feed_name, body, now=now).items
+
+
+def _link(value: str | None) -> str | None:
+    link = clean_text(value, keep_whitespace_controls=False).strip() if value else ""
+    if not link:
+        return None
+    if len(link) > LINK_MAX_CHARS:
+        raise _SkipEntry(SKIP_LONG_LINK)
+    if not is_valid_link(link):
+        raise _SkipEntry(SKIP_INVALID_LINK)
+    return link
+
+
+def _published_at(
+    entry: Mapping[str, Any], raw: dict[str, Any], now: datetime | None, fixes: list[str]
+) -> datetime | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if parsed is None:
+        return None
+    try:
+        when = _utc(parsed)
+    except (ValueError, OverflowError, OSError):
+        if now is not None and getattr(parsed, "tm_year", 0) > 9999:  # past datetime's range: far future
+            raw["future_published_at"] = raw.get("published")
+            fixes.append(FIXED_FUTURE_DATE)
+            return now
+        fixes.append(FIXED_BAD_DATE)
+        return None
+    if now is not None and when is not None and when > now + FUTURE_TOLERANCE:
+        raw["future_published_at"] = when.isoformat()
+        fixes.append(FIXED_FUTURE_DATE)
+        return now
+    return when
+
+
+def _read_entry(
+    feed_name: str, entry: Mapping[str, Any], *, atom: bool, now: datetime | None, fixes: list[str]
+) -> NewsItem:
+    raw_title = _text(entry.get("title"))
+    raw_link = _text(entry.get("link"))
+    raw_guid = _text(entry.get("id"))
+    raw_summary = _text(entry.get("summary"))
+    raw: dict[str, Any] = {
+        "id": raw_guid,
+        "title": raw_title,
+        "link": raw_link,
+        "published": _text(entry.get("published")) or _text(entry.get("updated")),
+        "summary": raw_summary,
+    }
+    guid = clean_text(raw_guid, keep_whitespace_controls=False).strip() if raw_guid else None
+    # RSS titles are plain text (feedparser's "looks like HTML" guess is ignored); Atom says what it holds.
+    title = text_of(raw_title, _type(entry, "title") if atom else "text/plain")
+    summary = text_of(raw_summary, _type(entry, "summary"))
+    link = _link(raw_link)
+    link_for_uid = link or (_link(guid) if guid and is_permalink(guid) else None)
+    if not title:
+        if not summary:
+            raise _SkipEntry(SKIP_EMPTY)
+        if not (guid or link_for_uid):
+            raise _SkipEntry(SKIP_NO_IDENTITY)
+        title = title_from_summary(summary)
+        fixes.append(FIXED_TITLE_FROM_SUMMARY)
+    if len(title) > TITLE_MAX_CHARS:
+        title = truncate(title, TITLE_MAX_CHARS)
+        fixes.append(FIXED_LONG_TITLE)
+    if len(summary) > SUMMARY_MAX_CHARS:
+        summary = truncate(summary, SUMMARY_MAX_CHARS)
+        fixes.append(FIXED_LONG_SUMMARY)
+    published_at = _published_at(entry, raw, now, fixes)
+    return NewsItem(
+        event_uid=event_uid(identity_guid(guid), link_for_uid, title),
+        feed_name=feed_name,
+        title=title,
+        link=link_for_uid,
+        summary=summary,
+        published_at=published_at,
+        raw=clean_json(raw, max_chars=RAW_MAX_CHARS),
+    )
 
 
 def _preview(body: bytes, limit: int = 60) -> str:
-    text = " ".join(body[:400].decode("utf-8", errors="replace").split())
+    text = " ".join(clean_text(body[:400].decode("utf-8", errors="replace")).split())
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -2,26 +2,28 @@
 
 import dagster as dg
 
-from ops_assets.event_settings import EventPipelineSettings
-from ops_assets.monitoring.freshness import FIVE_MINUTELY
+from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_marks
 from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at
+from ops_assets.signals.settings import SignalSettings
 from resources.central_store import CentralStore
 from resources.notifier import Notifier
 
 GROUP = "signals"
+OWNERS = ["team:signals"]
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     deps=["classified_events", "market_telemetry"],
     kinds={"python", "sql"},
     freshness_policy=FIVE_MINUTELY,
 )
 def trade_recommendations(
-    context: dg.AssetExecutionContext, central_store: CentralStore, event_settings: EventPipelineSettings
+    context: dg.AssetExecutionContext, central_store: CentralStore, signal_settings: SignalSettings
 ) -> dg.MaterializeResult:
     """BUY/SELL recommendations (`dispatch_recommendations`, written PENDING with their reason).
 
@@ -30,12 +32,12 @@ def trade_recommendations(
     Today's partition evaluates now; a backfilled day replays every 5-minute mark of that day, seeing only
     what was known at each mark. The same inputs never write a second row.
     """
-    config = event_settings.signal_config()
-    tickers = event_settings.watched_tickers
+    config = signal_settings.signal_config()
     marks = evaluation_marks(context)
     new = []
     for mark in marks:
-        new += recommend_at(central_store, tickers, now=mark, config=config)
+        # Every ticker with recent bars: the markets domain's watched tickers, met through the data.
+        new += recommend_at(central_store, None, now=mark, config=config)
     for rec in new:
         context.log.info(f"{rec.action} {rec.ticker}: {rec.reason}")
     return dg.MaterializeResult(
@@ -46,6 +48,7 @@ def trade_recommendations(
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=GROUP,
+    owners=OWNERS,
     deps=[trade_recommendations],
     kinds={"python", "sql"},
     freshness_policy=FIVE_MINUTELY,
@@ -53,7 +56,7 @@ def trade_recommendations(
 def trade_executions(
     context: dg.AssetExecutionContext,
     central_store: CentralStore,
-    event_settings: EventPipelineSettings,
+    signal_settings: SignalSettings,
     notifier: Notifier,
 ) -> dg.MaterializeResult:
     """Dry-run fills of PENDING recommendations at the latest 5-minute close (`dispatch_executions`).
@@ -64,7 +67,7 @@ def trade_executions(
     A day's dispatcher takes only that day's recommendations. Today's partition dispatches now; a backfilled day
     replays its 5-minute marks like the recommendations, with the kill switch as it stood at each mark.
     """
-    limits, reset_at = event_settings.risk_limits(), event_settings.kill_switch_reset()
+    limits, reset_at = signal_settings.risk_limits(), signal_settings.kill_switch_reset()
     day_start = day_window(context)[0]
     executed = rejected = failed = 0
     halt_reason: str | None = None
@@ -83,7 +86,7 @@ def trade_executions(
         notifier.publish(
             "Dispatcher HALTED - kill switch",
             f"Dispatching is halted: {reason}. Pending recommendations wait. To resume, fix the cause and set "
-            "the event_settings kill_switch_reset_at to the current time.",
+            "the signal_settings kill_switch_reset_at (OPS_SIGNALS_KILL_SWITCH_RESET_AT) to the current time.",
         )
         context.log.error(f"Dispatching halted: {reason}")
     return dg.MaterializeResult(

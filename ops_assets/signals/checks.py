@@ -3,11 +3,13 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from resources.central_store import CentralStore, dispatch_executions, dispatch_recommendations, dispatch_status_history
+from ops_assets.signals.assets import trade_executions, trade_recommendations
+from resources.central_schema import dispatch_executions, dispatch_recommendations, dispatch_status_history
+from resources.central_store import CentralStore
 
 
 @dg.asset_check(
-    asset="trade_recommendations",
+    asset=trade_recommendations,
     description="Every recommendation's current status is the last one recorded in its status history.",
 )
 def status_history_is_complete(central_store: CentralStore) -> dg.AssetCheckResult:
@@ -34,7 +36,7 @@ def status_history_is_complete(central_store: CentralStore) -> dg.AssetCheckResu
 
 
 @dg.asset_check(
-    asset="trade_executions",
+    asset=trade_executions,
     description="Executions and EXECUTED statuses match one to one (no fill without status, no double fill).",
 )
 def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResult:

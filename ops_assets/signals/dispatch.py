@@ -63,8 +63,9 @@ from ops_assets.signals.risk import (
     count_consecutive_failures,
     order_quantity,
 )
-from resources.central_store import (
-    CentralStore,
+from ops_assets.timekeeping import require_aware
+from resources.central_schema import (
+    SqlStore,
     dispatch_executions,
     dispatch_recommendations,
     dispatch_status_history,
@@ -119,7 +120,7 @@ class DispatchSummary:
 
 
 def dispatch_pending(
-    store: CentralStore,
+    store: SqlStore,
     *,
     now: datetime,
     limits: RiskLimits,
@@ -143,13 +144,13 @@ def dispatch_pending(
     Safe to run in several processes at once against one database; each recommendation is executed at most once.
     Database errors propagate, with the recommendation being handled rolled back to PENDING.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     if kill_switch_reset_at is not None:
-        _require_aware(kill_switch_reset_at, "kill_switch_reset_at")
+        require_aware(kill_switch_reset_at, "kill_switch_reset_at")
         if kill_switch_reset_at > now:
             kill_switch_reset_at = None  # not reset yet at `now`
     if created_after is not None:
-        _require_aware(created_after, "created_after")
+        require_aware(created_after, "created_after")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
 
@@ -357,8 +358,3 @@ def _set_status(conn: Connection, rec: sa.Row[Any], status: str, reason: str, *,
             recommendation_id=rec.id, from_status=PENDING, to_status=status, reason=reason, changed_at=now
         )
     )
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")

@@ -14,25 +14,30 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
 from ops_assets.signals.rules import Recommendation, SignalConfig, evaluate_ticker
+from resources.central_schema import (
+    SqlStore,
+    dispatch_recommendations,
+    dispatch_status_history,
+    inbound_events_classified,
+    inbound_events_raw,
+    lane_telemetry,
+)
 
 # Bars fetched per ticker: enough 5-minute bars for SMA20 across a weekend or holiday.
 BAR_LOOKBACK = timedelta(days=5)
 
 
-def evaluate_at(store: Any, tickers: Sequence[str], *, now: datetime, config: SignalConfig) -> list[Recommendation]:
-    """The recommendations the rule gives at ``now`` (not yet written)."""
-    from resources.central_store import (
-        dispatch_recommendations,
-        inbound_events_classified,
-        inbound_events_raw,
-        lane_telemetry,
-    )
+def evaluate_at(
+    store: SqlStore, tickers: Sequence[str] | None, *, now: datetime, config: SignalConfig
+) -> list[Recommendation]:
+    """The recommendations the rule gives at ``now`` (not yet written).
 
+    ``tickers=None`` evaluates every ticker with bars in the lookback: the ones the markets domain watches.
+    """
     raw, classified, bars_t, recs = (
         inbound_events_raw,
         inbound_events_classified,
@@ -46,18 +51,15 @@ def evaluate_at(store: Any, tickers: Sequence[str], *, now: datetime, config: Si
             .join(raw, raw.c.event_uid == classified.c.event_uid)
             .where(seen_at > now - config.sentiment_window, seen_at <= now)
         ).all()
-        bars = conn.execute(
-            sa.select(bars_t.c.ticker, bars_t.c.ts, bars_t.c.close)
-            .where(bars_t.c.ticker.in_(tickers), bars_t.c.ts <= now, bars_t.c.ts > now - BAR_LOOKBACK)
-            .order_by(bars_t.c.ts)
-        ).all()
-        last = dict(
-            conn.execute(
-                sa.select(recs.c.ticker, sa.func.max(recs.c.created_at))
-                .where(recs.c.ticker.in_(tickers), recs.c.created_at <= now)
-                .group_by(recs.c.ticker)
-            ).all()
+        bar_query = sa.select(bars_t.c.ticker, bars_t.c.ts, bars_t.c.close).where(
+            bars_t.c.ts <= now, bars_t.c.ts > now - BAR_LOOKBACK
         )
+        last_query = sa.select(recs.c.ticker, sa.func.max(recs.c.created_at)).where(recs.c.created_at <= now)
+        if tickers is not None:
+            bar_query = bar_query.where(bars_t.c.ticker.in_(tickers))
+            last_query = last_query.where(recs.c.ticker.in_(tickers))
+        bars = conn.execute(bar_query.order_by(bars_t.c.ts)).all()
+        last = dict(conn.execute(last_query.group_by(recs.c.ticker)).all())
     sentiments: dict[str, list[tuple[str, datetime, float]]] = defaultdict(list)
     for article in articles:
         for ticker in article.tickers or []:
@@ -66,7 +68,7 @@ def evaluate_at(store: Any, tickers: Sequence[str], *, now: datetime, config: Si
     for bar in bars:
         closes[bar.ticker].append((bar.ts, bar.close))
     found = []
-    for ticker in tickers:
+    for ticker in sorted(closes) if tickers is None else tickers:
         recommendation = evaluate_ticker(
             ticker,
             now=now,
@@ -80,10 +82,8 @@ def evaluate_at(store: Any, tickers: Sequence[str], *, now: datetime, config: Si
     return found
 
 
-def write_recommendations(store: Any, recommendations: Sequence[Recommendation]) -> list[Recommendation]:
+def write_recommendations(store: SqlStore, recommendations: Sequence[Recommendation]) -> list[Recommendation]:
     """Insert new recommendations as PENDING with their first history row; return the ones that were new."""
-    from resources.central_store import dispatch_recommendations, dispatch_status_history
-
     if not recommendations:
         return []
     recs = dispatch_recommendations
@@ -110,6 +110,8 @@ def write_recommendations(store: Any, recommendations: Sequence[Recommendation])
     return new
 
 
-def recommend_at(store: Any, tickers: Sequence[str], *, now: datetime, config: SignalConfig) -> list[Recommendation]:
+def recommend_at(
+    store: SqlStore, tickers: Sequence[str] | None, *, now: datetime, config: SignalConfig
+) -> list[Recommendation]:
     """Evaluate the rule at ``now`` and write what is new; returns the new recommendations."""
     return write_recommendations(store, evaluate_at(store, tickers, now=now, config=config))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ops_assets.signals.rules import _iso_z, _require_aware
+from ops_assets.timekeeping import iso_z, require_aware
 
 EXECUTE: Literal["EXECUTE"] = "EXECUTE"
 REJECTED: Literal["REJECTED"] = "REJECTED"
@@ -107,10 +107,10 @@ def count_consecutive_failures(
     """
     rows = []
     for attempted_at, succeeded in outcomes:
-        _require_aware(attempted_at, "attempted_at")
+        require_aware(attempted_at, "attempted_at")
         rows.append((attempted_at, succeeded))
     if kill_switch_reset_at is not None:
-        _require_aware(kill_switch_reset_at, "kill_switch_reset_at")
+        require_aware(kill_switch_reset_at, "kill_switch_reset_at")
         rows = [row for row in rows if row[0] > kill_switch_reset_at]
     rows.sort(key=lambda row: row[0])
     count = 0
@@ -138,7 +138,7 @@ def check_gates(
     (use :func:`count_consecutive_failures`). ``kill_switch_reset_at``: when an operator last reset the switch,
     shown in the HALTED reason. ``latest_bar_ts``: the newest market bar for the ticker, or ``None``.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     if trades_today < 0:
         raise ValueError(f"trades_today must not be negative, got {trades_today}")
     if consecutive_failures < 0:
@@ -147,7 +147,7 @@ def check_gates(
         raise ValueError(f"notional must be a non-negative number, got {notional!r}")
 
     if consecutive_failures >= limits.max_consecutive_failures:
-        last_reset = "never reset" if kill_switch_reset_at is None else f"last reset {_iso_z(kill_switch_reset_at)}"
+        last_reset = "never reset" if kill_switch_reset_at is None else f"last reset {iso_z(kill_switch_reset_at)}"
         return GateDecision(
             False, HALTED, f"kill switch: {consecutive_failures} consecutive failures; reset to resume ({last_reset})"
         )
@@ -155,21 +155,21 @@ def check_gates(
     max_minutes = _fmt_minutes(limits.max_data_age)
     if latest_bar_ts is None:
         return GateDecision(False, REJECTED, f"stale data: no market bar (max age {max_minutes} min)")
-    _require_aware(latest_bar_ts, "latest_bar_ts")
+    require_aware(latest_bar_ts, "latest_bar_ts")
     age = now - latest_bar_ts
     if age < timedelta(0):
         # A bar from the future means a clock or timezone bug upstream; its price cannot be trusted either.
         return GateDecision(
             False,
             REJECTED,
-            f"stale data: latest bar {_iso_z(latest_bar_ts)} is {_fmt_minutes(-age)} min in the future"
+            f"stale data: latest bar {iso_z(latest_bar_ts)} is {_fmt_minutes(-age)} min in the future"
             " (clock or timezone error)",
         )
     if age > limits.max_data_age:
         return GateDecision(
             False,
             REJECTED,
-            f"stale data: latest bar {_iso_z(latest_bar_ts)} is {_fmt_minutes(age)} min old (max {max_minutes})",
+            f"stale data: latest bar {iso_z(latest_bar_ts)} is {_fmt_minutes(age)} min old (max {max_minutes})",
         )
 
     if trades_today >= limits.max_trades_per_day:

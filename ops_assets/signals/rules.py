@@ -25,8 +25,10 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
+
+from ops_assets.timekeeping import format_duration, iso_z, require_aware
 
 BUY: Literal["BUY"] = "BUY"
 SELL: Literal["SELL"] = "SELL"
@@ -120,9 +122,9 @@ def evaluate_ticker(
     order; bars after ``now`` are ignored. ``last_recommendation_at``: ``created_at`` of the ticker's latest
     recommendation (any action), or ``None``.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     if last_recommendation_at is not None:
-        _require_aware(last_recommendation_at, "last_recommendation_at")
+        require_aware(last_recommendation_at, "last_recommendation_at")
         # A last recommendation "in the future" (a replay of an earlier evaluation time) also blocks: the
         # difference is negative, hence below the cooldown. Better silent than a duplicate trade.
         if now - last_recommendation_at < config.cooldown:
@@ -131,7 +133,7 @@ def evaluate_ticker(
     window_start = now - config.sentiment_window
     latest_by_uid: dict[str, tuple[datetime, float]] = {}
     for event_uid, at, score in sentiments:
-        _require_aware(at, f"timestamp of event {event_uid}")
+        require_aware(at, f"timestamp of event {event_uid}")
         if not math.isfinite(score):
             raise ValueError(f"sentiment score of event {event_uid} is not finite: {score!r}")
         if not (window_start < at <= now):
@@ -149,10 +151,10 @@ def evaluate_ticker(
 
     past_bars: list[tuple[datetime, float]] = []
     for ts, close in bars:
-        _require_aware(ts, "bar ts")
+        require_aware(ts, "bar ts")
         if ts <= now:
             if not math.isfinite(close):
-                raise ValueError(f"close of bar {_iso_z(ts)} is not finite: {close!r}")
+                raise ValueError(f"close of bar {iso_z(ts)} is not finite: {close!r}")
             past_bars.append((ts, close))
     past_bars.sort(key=lambda bar: bar[0])
     average = sma([close for _, close in past_bars], config.sma_bars)
@@ -172,7 +174,7 @@ def evaluate_ticker(
         return None
 
     reason = (
-        f"mean sentiment {mean_score:+.2f} over {article_count} articles in {_fmt_duration(config.sentiment_window)};"
+        f"mean sentiment {mean_score:+.2f} over {article_count} articles in {format_duration(config.sentiment_window)};"
         f" close {_fmt_number(price)} {relation} SMA{config.sma_bars} {_fmt_number(average)}"
     )
     return Recommendation(
@@ -212,37 +214,17 @@ def input_fingerprint(
     payload = {
         "ticker": ticker,
         "action": action,
-        "window_start": _iso_z(window_start),
-        "window_end": _iso_z(window_end),
+        "window_start": iso_z(window_start),
+        "window_end": iso_z(window_end),
         "event_uids": sorted(event_uids),
-        "last_bar_ts": _iso_z(last_bar_ts),
+        "last_bar_ts": iso_z(last_bar_ts),
     }
     # JSON with sorted keys is an unambiguous encoding: no separator in a uid can make two inputs collide.
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _require_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
-
-
-def _iso_z(value: datetime) -> str:
-    """UTC ISO-8601 with a ``Z`` suffix and microseconds only when present: ``2026-01-05T14:33:00Z``."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-
-
 def _fmt_number(value: float) -> str:
     """``101.2`` rather than ``101.20000000000002``: four decimals at most, trailing zeros dropped."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
-
-
-def _fmt_duration(value: timedelta) -> str:
-    """``4h``, ``90min`` or ``45s``: the largest unit that divides the duration exactly."""
-    seconds = int(value.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}min"
-    return f"{seconds}s"

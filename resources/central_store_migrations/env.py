@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from resources.central_store import metadata
+from resources.central_schema import metadata
 
 config = context.config
 target_metadata = metadata

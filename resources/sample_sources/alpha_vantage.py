@@ -217,6 +217,11 @@ def _price(value: float) -> str:
     return f"{value:.4f}"
 
 
+def _jitter(rng: np.random.Generator, n: int, level: float, sd: float = 0.04) -> np.ndarray:
+    """``level`` times independent log-normal noise per quarter (``sd`` in log terms)."""
+    return level * np.exp(rng.normal(0.0, sd, n))
+
+
 @dataclass(frozen=True)
 class _Ticker:
     """Everything generated for one symbol; payloads are formatted from it."""
@@ -242,6 +247,62 @@ class _Ticker:
     sector: str
     name: str
     pays_dividends: bool
+
+
+@dataclass(frozen=True)
+class _RevenueTrend:
+    """A ticker's quarterly revenue path: the statements scale with it and the price level follows it."""
+
+    first: float  # the level the walk starts from
+    growth: float  # drift of log revenue per quarter
+    t: np.ndarray  # quarter number 0, 1, ... (float)
+    log_revenue: np.ndarray
+    revenue: np.ndarray
+
+
+@dataclass(frozen=True)
+class _OperatingLines:
+    """The income statement from revenue down to operating income."""
+
+    cost: np.ndarray
+    gross: np.ndarray
+    rd: np.ndarray
+    sga: np.ndarray
+    da: np.ndarray
+    opex: np.ndarray
+    op_income: np.ndarray
+
+
+@dataclass(frozen=True)
+class _BelowOperatingLines:
+    """The income statement from operating income down to net income."""
+
+    interest_income: np.ndarray
+    interest_expense: np.ndarray
+    other_nonop: np.ndarray
+    pretax: np.ndarray
+    tax: np.ndarray
+    net_income: np.ndarray
+    ebit: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Shares:
+    """Shares outstanding per quarter, on the post-split basis (prices use it) and as reported."""
+
+    first_price: float  # the price level daily closes start from (post-split basis)
+    adjusted: np.ndarray
+    split_mult: np.ndarray  # as reported = adjusted / split_mult
+    reported: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Payout:
+    """Quarterly dividends; ``per_share_adjusted`` is None for a ticker that pays none."""
+
+    pays: bool
+    per_share_adjusted: np.ndarray | None  # post-split basis
+    paid: np.ndarray  # total paid per quarter (zeros when it pays none)
 
 
 class _LRU:
@@ -367,9 +428,56 @@ class SampleAlphaVantageData:
     # ----------------------------------------------------------------------------------------- the model
 
     def _make_ticker(self, symbol: str) -> _Ticker:
+        # The builders draw from the ticker's stream 1 (prices from stream 2) in exactly this order:
+        # calling them in another order, or moving a draw from one to another, changes the whole sample.
         rng = self._rng(symbol, 1)
+        quarters, reported, report_time = self._reports(symbol, rng)
+        trend = self._revenue_trend(rng, len(quarters))
+        operating = self._operating_lines(rng, trend.revenue)
+        balance = self._balance_sheet_lines(rng, trend.revenue)
+        below = self._below_operating_lines(rng, trend.revenue, operating, balance)
+        shares = self._shares(rng, symbol, quarters, trend)
+        payout = self._payout(rng, trend, shares)
+        cash_flow = self._cash_flow(rng, trend.revenue, operating, below, balance, payout)
+        income = self._income_statement(rng, symbol, trend.revenue, operating, below)
+        none_cells = self._none_cells(rng, len(quarters))
+        eps, estimated = self._earnings_per_share(rng, below.net_income, shares.reported)
+        days, opens, highs, lows, closes, volumes, dividends = self._prices(
+            symbol,
+            quarters,
+            reported,
+            trend.log_revenue,
+            shares.first_price,
+            shares.adjusted,
+            payout.per_share_adjusted,
+        )
+        sector, name = self._profile(rng, symbol)
+        return _Ticker(
+            symbol=symbol,
+            quarters=quarters,
+            reported=reported,
+            report_time=report_time,
+            income=income,
+            balance=self._rounded_balance_sheet(balance, shares.reported),
+            cash_flow=cash_flow,
+            none_cells=none_cells,
+            eps=eps.tolist(),
+            estimated_eps=estimated.tolist(),
+            split_mult_q=shares.split_mult,
+            days=days,
+            open=opens,
+            high=highs,
+            low=lows,
+            close=closes,
+            volume=volumes,
+            dividends=dividends,
+            sector=sector,
+            name=name,
+            pays_dividends=payout.pays,
+        )
 
-        # Quarters and their reports.
+    def _reports(self, symbol: str, rng: np.random.Generator) -> tuple[list[date], list[date], list[str]]:
+        """Quarter ends, their EARNINGS reportedDate and reportTime: every quarter reported by ``end``."""
         candidates = _quarter_ends(FIRST_FISCAL_QUARTER, self.end)
         pre_share = 1.0 if symbol == PRE_MARKET_TICKER else 0.0 if symbol == POST_MARKET_TICKER else 0.12
         lags = rng.integers(20, 46, size=len(candidates))
@@ -388,126 +496,65 @@ class SampleAlphaVantageData:
             quarters.append(q_end)
             reported.append(day)
             report_time.append("pre-market" if pre[i] else "post-market")
-        n = len(quarters)
-        t = np.arange(n, dtype=float)
+        return quarters, reported, report_time
 
-        # Income statement.
+    @staticmethod
+    def _revenue_trend(rng: np.random.Generator, n: int) -> _RevenueTrend:
+        t = np.arange(n, dtype=float)
         revenue0 = math.exp(rng.uniform(math.log(3e8), math.log(6e9)))
         growth = rng.uniform(0.004, 0.02)
         walk = np.cumsum(rng.normal(0.0, 0.02, n))
         season = rng.uniform(0.0, 0.05) * np.sin(2 * np.pi * t / 4 + rng.uniform(0, 2 * np.pi))
         log_rev = math.log(revenue0) + growth * t + walk + season + rng.normal(0.0, 0.012, n)
-        revenue = np.exp(log_rev)
+        return _RevenueTrend(first=revenue0, growth=growth, t=t, log_revenue=log_rev, revenue=np.exp(log_rev))
 
-        def jitter(level: float, sd: float = 0.04) -> np.ndarray:
-            return level * np.exp(rng.normal(0.0, sd, n))
-
+    @staticmethod
+    def _operating_lines(rng: np.random.Generator, revenue: np.ndarray) -> _OperatingLines:
+        n = len(revenue)
         gross_margin = rng.uniform(0.35, 0.7)
         op_margin = rng.uniform(0.08, 0.3)
         rd_share = rng.uniform(0.0, 0.6)
-        cost = revenue * (1 - jitter(gross_margin, 0.03))
+        cost = revenue * (1 - _jitter(rng, n, gross_margin, 0.03))
         gross = revenue - cost
-        rd = revenue * jitter((gross_margin - op_margin) * rd_share)
-        sga = revenue * jitter((gross_margin - op_margin) * (1 - rd_share))
-        da = revenue * jitter(rng.uniform(0.02, 0.06), 0.03)
+        rd = revenue * _jitter(rng, n, (gross_margin - op_margin) * rd_share)
+        sga = revenue * _jitter(rng, n, (gross_margin - op_margin) * (1 - rd_share))
+        da = revenue * _jitter(rng, n, rng.uniform(0.02, 0.06), 0.03)
         opex = rd + sga
-        op_income = gross - opex
+        return _OperatingLines(cost=cost, gross=gross, rd=rd, sga=sga, da=da, opex=opex, op_income=gross - opex)
 
-        # Balance sheet.
-        assets = revenue * 4 * jitter(rng.uniform(0.9, 1.8), 0.03)
-        equity = assets * np.clip(jitter(rng.uniform(0.35, 0.6), 0.03), 0.1, 0.9)
+    @staticmethod
+    def _balance_sheet_lines(rng: np.random.Generator, revenue: np.ndarray) -> dict[str, np.ndarray]:
+        """BALANCE_SHEET fields but the share count, unrounded (interest and cash flow derive from these)."""
+        n = len(revenue)
+        assets = revenue * 4 * _jitter(rng, n, rng.uniform(0.9, 1.8), 0.03)
+        equity = assets * np.clip(_jitter(rng, n, rng.uniform(0.35, 0.6), 0.03), 0.1, 0.9)
         liabilities = assets - equity
-        cur_assets = assets * jitter(rng.uniform(0.3, 0.5), 0.03)
-        cash = cur_assets * jitter(0.3)
-        st_inv = cur_assets * jitter(0.15)
-        receivables = cur_assets * jitter(0.22)
-        inventory = cur_assets * jitter(0.13)
+        cur_assets = assets * _jitter(rng, n, rng.uniform(0.3, 0.5), 0.03)
+        cash = cur_assets * _jitter(rng, n, 0.3)
+        st_inv = cur_assets * _jitter(rng, n, 0.15)
+        receivables = cur_assets * _jitter(rng, n, 0.22)
+        inventory = cur_assets * _jitter(rng, n, 0.13)
         other_cur_assets = cur_assets - cash - st_inv - receivables - inventory
         noncur_assets = assets - cur_assets
-        ppe = noncur_assets * jitter(0.42)
-        goodwill = noncur_assets * jitter(0.18)
-        intang_ex = noncur_assets * jitter(0.08)
-        lt_inv = noncur_assets * jitter(0.1)
+        ppe = noncur_assets * _jitter(rng, n, 0.42)
+        goodwill = noncur_assets * _jitter(rng, n, 0.18)
+        intang_ex = noncur_assets * _jitter(rng, n, 0.08)
+        lt_inv = noncur_assets * _jitter(rng, n, 0.1)
         other_noncur_assets = noncur_assets - ppe - goodwill - intang_ex - lt_inv
-        cur_liab = liabilities * jitter(rng.uniform(0.3, 0.5), 0.03)
-        payable = cur_liab * jitter(0.35)
-        deferred = cur_liab * jitter(0.14)
-        st_debt = cur_liab * jitter(0.1)
+        cur_liab = liabilities * _jitter(rng, n, rng.uniform(0.3, 0.5), 0.03)
+        payable = cur_liab * _jitter(rng, n, 0.35)
+        deferred = cur_liab * _jitter(rng, n, 0.14)
+        st_debt = cur_liab * _jitter(rng, n, 0.1)
         cur_lt_debt = st_debt * 0.6
         other_cur_liab = cur_liab - payable - deferred - st_debt
         noncur_liab = liabilities - cur_liab
-        lt_debt_nc = noncur_liab * jitter(0.5)
-        leases = noncur_liab * jitter(0.05)
+        lt_debt_nc = noncur_liab * _jitter(rng, n, 0.5)
+        leases = noncur_liab * _jitter(rng, n, 0.05)
         other_noncur_liab = noncur_liab - lt_debt_nc - leases
-        common_stock = equity * jitter(0.3)
-        treasury = equity * jitter(0.08)
+        common_stock = equity * _jitter(rng, n, 0.3)
+        treasury = equity * _jitter(rng, n, 0.08)
         retained = equity - common_stock + treasury
-
-        # The rest of the income statement (needs debt and cash).
-        interest_income = cash * jitter(0.02 / 4, 0.1)
-        interest_expense = (st_debt + lt_debt_nc) * jitter(rng.uniform(0.03, 0.06) / 4, 0.05)
-        other_nonop = revenue * rng.normal(0.0, 0.004, n)
-        pretax = op_income + interest_income - interest_expense + other_nonop
-        tax = np.maximum(pretax * jitter(rng.uniform(0.15, 0.25), 0.05), 0.0)
-        net_income = pretax - tax
-        ebit = pretax + interest_expense
-
-        # Shares: adjusted (post-split basis) drift slowly; as reported before the split = adjusted / 4.
-        adj_price0 = rng.uniform(15.0, 120.0)
-        market_cap0 = revenue[0] * 4 * rng.uniform(1.5, 6.0) if n else revenue0 * 12
-        shares_adj = market_cap0 / adj_price0 * np.exp(np.cumsum(rng.normal(-0.002, 0.004, n)))
-        split_mult_q = np.ones(n)
-        if symbol == SPLIT_TICKER:
-            split_mult_q = np.array([SPLIT_FACTOR if q < SPLIT_DATE else 1.0 for q in quarters])
-        shares = np.rint(shares_adj / split_mult_q)
-
-        # Dividends (adjusted per-share basis, paid by about half the tickers).
-        pays_dividends = bool(rng.random() < 0.5)
-        dps_adj = adj_price0 * rng.uniform(0.003, 0.008) * np.exp(growth * 0.6 * t) if pays_dividends else None
-        dps = np.round(dps_adj * split_mult_q, 2) if dps_adj is not None else np.zeros(n)
-        dividends_paid = dps * shares
-
-        # Cash flow.
-        capex = revenue * jitter(rng.uniform(0.03, 0.09), 0.15)
-        d_receivables = np.diff(receivables, prepend=receivables[:1])
-        d_inventory = np.diff(inventory, prepend=inventory[:1])
-        d_op_liab = np.diff(payable + deferred, prepend=(payable + deferred)[:1])
-        op_cash = net_income + da - d_receivables - d_inventory + d_op_liab + revenue * rng.normal(0, 0.01, n)
-        buyback = revenue * np.abs(rng.normal(0.02, 0.015, n))
-        issuance = revenue * np.abs(rng.normal(0.002, 0.002, n))
-        debt_issue = np.maximum(np.diff(lt_debt_nc, prepend=lt_debt_nc[:1]), 0.0)
-        d_st_debt = np.diff(st_debt, prepend=st_debt[:1])
-        cf_invest = -capex - np.diff(lt_inv, prepend=lt_inv[:1]) + revenue * rng.normal(0, 0.005, n)
-        cf_finance = debt_issue + d_st_debt + issuance - buyback - dividends_paid
-        nan = np.full(n, np.nan)
-
-        income = {
-            "grossProfit": gross,
-            "totalRevenue": revenue,
-            "costOfRevenue": cost,
-            "costofGoodsAndServicesSold": cost,
-            "operatingIncome": op_income,
-            "sellingGeneralAndAdministrative": sga,
-            "researchAndDevelopment": rd,
-            "operatingExpenses": opex,
-            "investmentIncomeNet": nan,
-            "netInterestIncome": interest_income - interest_expense,
-            "interestIncome": interest_income,
-            "interestExpense": interest_expense,
-            "nonInterestIncome": revenue + interest_income,
-            "otherNonOperatingIncome": other_nonop,
-            "depreciation": nan if symbol == NONE_VALUES_TICKER else da * 0.8,
-            "depreciationAndAmortization": da,
-            "incomeBeforeTax": pretax,
-            "incomeTaxExpense": tax,
-            "interestAndDebtExpense": interest_expense,
-            "netIncomeFromContinuingOperations": net_income,
-            "comprehensiveIncomeNetOfTax": net_income + revenue * rng.normal(0, 0.003, n),
-            "ebit": ebit,
-            "ebitda": ebit + da,
-            "netIncome": net_income,
-        }
-        balance = {
+        return {
             "totalAssets": assets,
             "totalCurrentAssets": cur_assets,
             "cashAndCashEquivalentsAtCarryingValue": cash,
@@ -543,13 +590,88 @@ class SampleAlphaVantageData:
             "treasuryStock": treasury,
             "retainedEarnings": retained,
             "commonStock": common_stock,
-            "commonStockSharesOutstanding": shares,
         }
-        # Integer-round the parts and derive the totals from the rounded parts so the identities hold exactly.
-        for key, value in balance.items():
-            balance[key] = np.rint(value)
-        balance["totalLiabilities"] = balance["totalAssets"] - balance["totalShareholderEquity"]
-        cash_flow = {
+
+    @staticmethod
+    def _below_operating_lines(
+        rng: np.random.Generator, revenue: np.ndarray, operating: _OperatingLines, balance: dict[str, np.ndarray]
+    ) -> _BelowOperatingLines:
+        """Interest (on the balance sheet's cash and debt), other income and tax, down to net income."""
+        n = len(revenue)
+        interest_income = balance["cashAndCashEquivalentsAtCarryingValue"] * _jitter(rng, n, 0.02 / 4, 0.1)
+        debt = balance["shortTermDebt"] + balance["longTermDebtNoncurrent"]
+        interest_expense = debt * _jitter(rng, n, rng.uniform(0.03, 0.06) / 4, 0.05)
+        other_nonop = revenue * rng.normal(0.0, 0.004, n)
+        pretax = operating.op_income + interest_income - interest_expense + other_nonop
+        tax = np.maximum(pretax * _jitter(rng, n, rng.uniform(0.15, 0.25), 0.05), 0.0)
+        return _BelowOperatingLines(
+            interest_income=interest_income,
+            interest_expense=interest_expense,
+            other_nonop=other_nonop,
+            pretax=pretax,
+            tax=tax,
+            net_income=pretax - tax,
+            ebit=pretax + interest_expense,
+        )
+
+    @staticmethod
+    def _shares(rng: np.random.Generator, symbol: str, quarters: list[date], trend: _RevenueTrend) -> _Shares:
+        """Adjusted (post-split basis) shares drift slowly; as reported before the split = adjusted / 4."""
+        n = len(quarters)
+        adj_price0 = rng.uniform(15.0, 120.0)
+        market_cap0 = trend.revenue[0] * 4 * rng.uniform(1.5, 6.0) if n else trend.first * 12
+        shares_adj = market_cap0 / adj_price0 * np.exp(np.cumsum(rng.normal(-0.002, 0.004, n)))
+        split_mult_q = np.ones(n)
+        if symbol == SPLIT_TICKER:
+            split_mult_q = np.array([SPLIT_FACTOR if q < SPLIT_DATE else 1.0 for q in quarters])
+        return _Shares(
+            first_price=adj_price0,
+            adjusted=shares_adj,
+            split_mult=split_mult_q,
+            reported=np.rint(shares_adj / split_mult_q),
+        )
+
+    @staticmethod
+    def _payout(rng: np.random.Generator, trend: _RevenueTrend, shares: _Shares) -> _Payout:
+        """Dividends (adjusted per-share basis, paid by about half the tickers)."""
+        pays_dividends = bool(rng.random() < 0.5)
+        dps_adj = (
+            shares.first_price * rng.uniform(0.003, 0.008) * np.exp(trend.growth * 0.6 * trend.t)
+            if pays_dividends
+            else None
+        )
+        dps = np.round(dps_adj * shares.split_mult, 2) if dps_adj is not None else np.zeros(len(trend.t))
+        return _Payout(pays=pays_dividends, per_share_adjusted=dps_adj, paid=dps * shares.reported)
+
+    @staticmethod
+    def _cash_flow(
+        rng: np.random.Generator,
+        revenue: np.ndarray,
+        operating: _OperatingLines,
+        below: _BelowOperatingLines,
+        balance: dict[str, np.ndarray],
+        payout: _Payout,
+    ) -> dict[str, np.ndarray]:
+        """CASH_FLOW fields: operating cash from net income and working capital, investing, financing."""
+        n = len(revenue)
+        da, net_income = operating.da, below.net_income
+        receivables, inventory = balance["currentNetReceivables"], balance["inventory"]
+        op_liab = balance["currentAccountsPayable"] + balance["deferredRevenue"]
+        lt_debt_nc, st_debt = balance["longTermDebtNoncurrent"], balance["shortTermDebt"]
+        lt_inv = balance["longTermInvestments"]
+        capex = revenue * _jitter(rng, n, rng.uniform(0.03, 0.09), 0.15)
+        d_receivables = np.diff(receivables, prepend=receivables[:1])
+        d_inventory = np.diff(inventory, prepend=inventory[:1])
+        d_op_liab = np.diff(op_liab, prepend=op_liab[:1])
+        op_cash = net_income + da - d_receivables - d_inventory + d_op_liab + revenue * rng.normal(0, 0.01, n)
+        buyback = revenue * np.abs(rng.normal(0.02, 0.015, n))
+        issuance = revenue * np.abs(rng.normal(0.002, 0.002, n))
+        debt_issue = np.maximum(np.diff(lt_debt_nc, prepend=lt_debt_nc[:1]), 0.0)
+        d_st_debt = np.diff(st_debt, prepend=st_debt[:1])
+        cf_invest = -capex - np.diff(lt_inv, prepend=lt_inv[:1]) + revenue * rng.normal(0, 0.005, n)
+        cf_finance = debt_issue + d_st_debt + issuance - buyback - payout.paid
+        nan = np.full(n, np.nan)
+        return {
             "operatingCashflow": op_cash,
             "paymentsForOperatingActivities": nan,
             "proceedsFromOperatingActivities": nan,
@@ -566,8 +688,8 @@ class SampleAlphaVantageData:
             "paymentsForRepurchaseOfCommonStock": buyback,
             "paymentsForRepurchaseOfEquity": buyback,
             "paymentsForRepurchaseOfPreferredStock": nan,
-            "dividendPayout": dividends_paid if pays_dividends else nan,
-            "dividendPayoutCommonStock": dividends_paid if pays_dividends else nan,
+            "dividendPayout": payout.paid if payout.pays else nan,
+            "dividendPayoutCommonStock": payout.paid if payout.pays else nan,
             "dividendPayoutPreferredStock": nan,
             "proceedsFromIssuanceOfCommonStock": issuance,
             "proceedsFromIssuanceOfLongTermDebtAndCapitalSecuritiesNet": debt_issue,
@@ -579,46 +701,82 @@ class SampleAlphaVantageData:
             "netIncome": net_income,
         }
 
+    @staticmethod
+    def _income_statement(
+        rng: np.random.Generator,
+        symbol: str,
+        revenue: np.ndarray,
+        operating: _OperatingLines,
+        below: _BelowOperatingLines,
+    ) -> dict[str, np.ndarray]:
+        """INCOME_STATEMENT fields (its one draw, other comprehensive income, comes after the cash flow's)."""
+        n = len(revenue)
+        nan = np.full(n, np.nan)
+        op, net_income = operating, below.net_income
+        return {
+            "grossProfit": op.gross,
+            "totalRevenue": revenue,
+            "costOfRevenue": op.cost,
+            "costofGoodsAndServicesSold": op.cost,
+            "operatingIncome": op.op_income,
+            "sellingGeneralAndAdministrative": op.sga,
+            "researchAndDevelopment": op.rd,
+            "operatingExpenses": op.opex,
+            "investmentIncomeNet": nan,
+            "netInterestIncome": below.interest_income - below.interest_expense,
+            "interestIncome": below.interest_income,
+            "interestExpense": below.interest_expense,
+            "nonInterestIncome": revenue + below.interest_income,
+            "otherNonOperatingIncome": below.other_nonop,
+            "depreciation": nan if symbol == NONE_VALUES_TICKER else op.da * 0.8,
+            "depreciationAndAmortization": op.da,
+            "incomeBeforeTax": below.pretax,
+            "incomeTaxExpense": below.tax,
+            "interestAndDebtExpense": below.interest_expense,
+            "netIncomeFromContinuingOperations": net_income,
+            "comprehensiveIncomeNetOfTax": net_income + revenue * rng.normal(0, 0.003, n),
+            "ebit": below.ebit,
+            "ebitda": below.ebit + op.da,
+            "netIncome": net_income,
+        }
+
+    @staticmethod
+    def _rounded_balance_sheet(lines: dict[str, np.ndarray], shares: np.ndarray) -> dict[str, np.ndarray]:
+        """The BALANCE_SHEET as reported: the share count added, every line an integer."""
+        balance = {**lines, "commonStockSharesOutstanding": shares}
+        # Integer-round the parts and derive the totals from the rounded parts so the identities hold exactly.
+        for key, value in balance.items():
+            balance[key] = np.rint(value)
+        balance["totalLiabilities"] = balance["totalAssets"] - balance["totalShareholderEquity"]
+        return balance
+
+    @staticmethod
+    def _none_cells(rng: np.random.Generator, n: int) -> frozenset[tuple[str, int]]:
+        """(field, quarter) cells of :data:`SPORADIC_NONE_FIELDS` that the statements send as ``"None"``."""
         none_cells: set[tuple[str, int]] = set()
         if n >= 8:
             for field in rng.choice(SPORADIC_NONE_FIELDS, size=3, replace=False).tolist():
                 none_cells.add((field, int(rng.integers(0, n))))
+        return frozenset(none_cells)
 
+    @staticmethod
+    def _earnings_per_share(
+        rng: np.random.Generator, net_income: np.ndarray, shares: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """EARNINGS' reported and estimated EPS (the estimate misses by a few percent)."""
         eps = np.round(net_income / np.maximum(shares, 1.0), 2)
-        surprise = np.round(np.abs(eps) * rng.normal(0.03, 0.05, n), 2)
-        estimated = np.round(eps - surprise, 2)
+        surprise = np.round(np.abs(eps) * rng.normal(0.03, 0.05, len(eps)), 2)
+        return eps, np.round(eps - surprise, 2)
 
-        days, opens, highs, lows, closes, volumes, dividends = self._prices(
-            symbol, quarters, reported, log_rev, adj_price0, shares_adj, dps_adj
-        )
+    @staticmethod
+    def _profile(rng: np.random.Generator, symbol: str) -> tuple[str, str]:
+        """OVERVIEW's sector and company name."""
         sector = _SECTORS[int(rng.integers(0, len(_SECTORS)))]
         base = symbol.split("-")[0]
         name = f"{base.title()} {('Holdings', 'Industries', 'Systems', 'Group')[zlib.crc32(base.encode()) % 4]} Inc"
         if "-" in symbol:
             name += f" Class {symbol.split('-')[1]}"
-        return _Ticker(
-            symbol=symbol,
-            quarters=quarters,
-            reported=reported,
-            report_time=report_time,
-            income=income,
-            balance=balance,
-            cash_flow=cash_flow,
-            none_cells=frozenset(none_cells),
-            eps=eps.tolist(),
-            estimated_eps=estimated.tolist(),
-            split_mult_q=split_mult_q,
-            days=days,
-            open=opens,
-            high=highs,
-            low=lows,
-            close=closes,
-            volume=volumes,
-            dividends=dividends,
-            sector=sector,
-            name=name,
-            pays_dividends=pays_dividends,
-        )
+        return sector, name
 
     def _prices(
         self,

@@ -689,17 +689,6 @@ def _not_modified(etag: str, modified: datetime, if_none_match: str | None, if_m
     return False
 
 
-SAMPLE_FEED_SCHEME = "sample://"
-"""Feed URLs of the form ``sample://<name>`` are served by the process-wide :func:`shared_feed_server`."""
-
-
 def shared_feed_server() -> FeedSampleServer:
     """The process-wide sample feed server, started on first use (the offline default of ``make run``)."""
     return FeedSampleServer.shared()
-
-
-def resolve_feed_url(url: str) -> str:
-    """A real URL unchanged; ``sample://<name>`` mapped to the shared sample server's URL for that feed."""
-    if url.startswith(SAMPLE_FEED_SCHEME):
-        return shared_feed_server().url_for(url.removeprefix(SAMPLE_FEED_SCHEME))
-    return url

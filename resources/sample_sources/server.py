@@ -232,5 +232,5 @@ class AlphaVantageSampleServer(LocalHttpServer):
 
 
 def shared_sample_server() -> AlphaVantageSampleServer:
-    """The process-wide sample server over the default data, started on first use (``SAMPLE_BASE_URL``)."""
+    """The process-wide sample server over the default data, started on first use."""
     return AlphaVantageSampleServer.shared()

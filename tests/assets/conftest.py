@@ -25,9 +25,9 @@ def local_av(
     local_env: Path, av_server: AlphaVantageSampleServer, monkeypatch: pytest.MonkeyPatch
 ) -> AlphaVantageSampleServer:
     """OPS_ENV=local pointed at a fresh sample server with a key, as a user with a key would run it."""
-    monkeypatch.setenv("ALPHA_VANTAGE_BASE_URL", av_server.url)
+    monkeypatch.setenv("OPS_ALPHA_VANTAGE_BASE_URL", av_server.url)
     monkeypatch.setenv("ALPHA_VANTAGE_API_KEY", TEST_KEY)
-    monkeypatch.setenv("ALPHA_VANTAGE_REQUESTS_PER_MINUTE", "60000")
+    monkeypatch.setenv("OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE", "60000")
     return av_server
 
 

@@ -10,14 +10,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from ops_assets.event_settings import EventPipelineSettings
 from ops_assets.markets.assets import markets_assets
 from ops_assets.news.assets import news_assets
 from ops_assets.news.feeds import parse_feed
+from ops_assets.news.settings import NewsSettings
 from ops_assets.partitions import daily_partitions
 from ops_assets.signals.assets import signals_assets
-from resources.central_store import (
-    CentralStore,
+from resources.central_schema import (
     dispatch_executions,
     dispatch_recommendations,
     feed_state,
@@ -25,7 +24,9 @@ from resources.central_store import (
     inbound_events_raw,
     lane_telemetry,
 )
+from resources.central_store import CentralStore
 from resources.sample_sources.feeds import SAMPLE_FEEDS, FeedSampleServer, render_feed
+from resources.sample_sources.resources import SAMPLE_WATCHED_TICKERS
 
 TODAY = daily_partitions.get_partition_key_for_timestamp(datetime.now(UTC).timestamp())
 
@@ -41,7 +42,7 @@ def resources(store_url: str, feed_urls: dict[str, str]) -> dict:
 
     found = local_resources()
     found["central_store"] = CentralStore(url=store_url)
-    found["event_settings"] = EventPipelineSettings(feeds=feed_urls)
+    found["news_settings"] = NewsSettings(feeds=feed_urls, company_names=found["news_settings"].company_names)
     return found
 
 
@@ -107,7 +108,7 @@ def test_backfilling_a_past_day_of_telemetry_and_signals(local_env, store_url: s
         days = {ts.date() for ts in conn.execute(sa.select(lane_telemetry.c.ts)).scalars()}
     assert days == {datetime(2026, 11, 20).date()}
     # The whole day from the provider's history, not only a live answer's last 100 bars.
-    assert count(store_url, lane_telemetry) == 192 * len(EventPipelineSettings().watched_tickers)
+    assert count(store_url, lane_telemetry) == 192 * len(SAMPLE_WATCHED_TICKERS)
     # The day's 5-minute marks replayed, each seeing only the news and bars known then: the sample's afternoon
     # news trades FJRX (three negative stories from 14:50, close under SMA20) and AXQT (three positive ones).
     trades = executed_trades(store_url)

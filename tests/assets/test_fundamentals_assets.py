@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ops_assets.fundamentals import keys
-from ops_assets.fundamentals.financials import ARTIFACT_SCHEMA
+from ops_assets.fundamentals.daily import ARTIFACT_SCHEMA
 from resources.sample_sources import alpha_vantage as sample
 from resources.sample_sources.server import AlphaVantageSampleServer
 from tests.assets.conftest import PARTITION, TEST_KEY, materialize_week
@@ -114,12 +114,12 @@ def test_key_never_reaches_logs_or_metadata(local_av, local_env: Path, instance)
 def test_daily_quota_keeps_stored_data_and_publishes(local_env: Path, instance, monkeypatch) -> None:
     # First week: everything fetched. Second week: the quota runs out after a few requests.
     with AlphaVantageSampleServer() as server:
-        monkeypatch.setenv("ALPHA_VANTAGE_BASE_URL", server.url)
+        monkeypatch.setenv("OPS_ALPHA_VANTAGE_BASE_URL", server.url)
         monkeypatch.setenv("ALPHA_VANTAGE_API_KEY", TEST_KEY)
-        monkeypatch.setenv("ALPHA_VANTAGE_REQUESTS_PER_MINUTE", "60000")
+        monkeypatch.setenv("OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE", "60000")
         assert materialize_week(instance, partition="2026-11-15").success
     with AlphaVantageSampleServer(daily_limit=5) as server:
-        monkeypatch.setenv("ALPHA_VANTAGE_BASE_URL", server.url)
+        monkeypatch.setenv("OPS_ALPHA_VANTAGE_BASE_URL", server.url)
         result = materialize_week(instance, partition="2026-11-22")
     assert result.success
     metadata = materialization_metadata(result, "ttm_per_share")

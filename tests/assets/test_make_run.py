@@ -27,4 +27,4 @@ def test_make_run_shows_the_pipeline_end_to_end(local_env: Path) -> None:
     # The trades themselves are asserted in tests/assets/test_event_pipeline.py; here, that they are shown.
     assert "SELL FJRX   EXECUTED: dry-run SELL" in out
     assert "BUY  AXQT   EXECUTED: dry-run BUY" in out
-    assert "because mean sentiment +0.52 over 3 articles in 4h" in out
+    assert "because mean sentiment +0.52 over 3 articles in 4 h" in out

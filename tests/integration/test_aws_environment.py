@@ -23,6 +23,7 @@ from ops_assets.cli import materialize_command
 from ops_assets.fundamentals.sensors import fundamentals_success_notification
 from resources.notifier import SnsNotifier
 from resources.sample_sources.server import AlphaVantageSampleServer
+from tests.conftest import pg_url
 
 REPO = Path(__file__).resolve().parents[2]
 PARTITION = "2026-11-22"
@@ -48,7 +49,11 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
         "DAGSTER_PG_USER": pg_database["user"],
         "DAGSTER_PG_PASSWORD": pg_database["password"],
         "DAGSTER_PG_DB": pg_database["db_name"],
-        "ALPHA_VANTAGE_REQUESTS_PER_MINUTE": "60000",
+        "OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE": "60000",
+        "OPS_CENTRAL_STORE_URL": pg_url(pg_database),
+        # Not polled here (no event-pipeline run in this module): in aws they must be configured all the same.
+        "OPS_NEWS_FEEDS": "wire=http://127.0.0.1:9/feed.xml",
+        "OPS_MARKETS_WATCHED_TICKERS": "AXQT",
     }
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
@@ -83,7 +88,7 @@ def materialize_from_cli() -> subprocess.CompletedProcess:
 
 def test_weekly_run_on_aws_configuration(aws_env: dict, moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with AlphaVantageSampleServer(invalid_keys=frozenset({"bad-key"})) as server:
-        monkeypatch.setenv("ALPHA_VANTAGE_BASE_URL", server.url)
+        monkeypatch.setenv("OPS_ALPHA_VANTAGE_BASE_URL", server.url)
         result = materialize_from_cli()
         assert result.returncode == 0, result.stderr[-3000:]
         assert server.requests, "the client never reached the Alpha Vantage server"
@@ -131,7 +136,7 @@ def test_wrong_key_in_ssm_fails_the_run_without_artifact(
         Name="/avpipeline/alpha-vantage-api-key", Value="bad-key", Type="SecureString", Overwrite=True
     )
     with AlphaVantageSampleServer(invalid_keys=frozenset({"bad-key"})) as server:
-        monkeypatch.setenv("ALPHA_VANTAGE_BASE_URL", server.url)
+        monkeypatch.setenv("OPS_ALPHA_VANTAGE_BASE_URL", server.url)
         result = materialize_from_cli()
     assert result.returncode != 0
     assert "rejected the API key as invalid or missing" in result.stdout + result.stderr

@@ -15,10 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from resources.central_store import (
+from resources.central_schema import (
     TABLES,
-    CentralStore,
-    CentralStoreUnavailableError,
     dispatch_executions,
     dispatch_recommendations,
     feed_state,
@@ -27,6 +25,7 @@ from resources.central_store import (
     lane_telemetry,
     metadata,
 )
+from resources.central_store import CentralStore, CentralStoreUnavailableError
 from tests.conftest import pg_url
 
 pytestmark = pytest.mark.integration

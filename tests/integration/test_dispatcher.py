@@ -19,13 +19,13 @@ import sqlalchemy as sa
 
 from ops_assets.signals.dispatch import DispatchSummary, dispatch_pending
 from ops_assets.signals.risk import RiskLimits
-from resources.central_store import (
-    CentralStore,
+from resources.central_schema import (
     dispatch_executions,
     dispatch_recommendations,
     dispatch_status_history,
     lane_telemetry,
 )
+from resources.central_store import CentralStore
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ops_assets.markets.telemetry import OK, ingest_bars, parse_intraday
+from ops_assets.markets.telemetry import OK, ingest_bars
 from resources.alpha_vantage import AlphaVantageDailyQuotaError, AlphaVantageResource, AlphaVantageRunError
-from resources.central_store import CentralStore, lane_telemetry
-from resources.market_data import AlphaVantageMarketData, Bar, history_months
+from resources.central_schema import lane_telemetry
+from resources.central_store import CentralStore
+from resources.market_data import AlphaVantageMarketData, Bar, history_months, parse_intraday
 from resources.sample_sources.alpha_vantage import ERROR_TICKER, ORDINARY_TICKER, SPLIT_TICKER
 from resources.sample_sources.server import AlphaVantageSampleServer
 from resources.secrets import StaticSecrets

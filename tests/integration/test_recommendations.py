@@ -10,8 +10,7 @@ from ops_assets.signals.dispatch import dispatch_pending
 from ops_assets.signals.recommend import recommend_at
 from ops_assets.signals.risk import RiskLimits
 from ops_assets.signals.rules import SignalConfig
-from resources.central_store import (
-    CentralStore,
+from resources.central_schema import (
     dispatch_executions,
     dispatch_recommendations,
     dispatch_status_history,
@@ -19,6 +18,7 @@ from resources.central_store import (
     inbound_events_raw,
     lane_telemetry,
 )
+from resources.central_store import CentralStore
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

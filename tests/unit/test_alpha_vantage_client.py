@@ -20,7 +20,6 @@ import pytest
 
 from resources.alpha_vantage import (
     EXPECTED_KEYS,
-    SAMPLE_BASE_URL,
     AlphaVantageDailyQuotaError,
     AlphaVantageError,
     AlphaVantageResource,
@@ -31,6 +30,7 @@ from resources.alpha_vantage import (
 )
 from resources.sample_sources import alpha_vantage_bodies as bodies
 from resources.sample_sources.alpha_vantage import ERROR_TICKER, ORDINARY_TICKER, SampleAlphaVantageData
+from resources.sample_sources.resources import SampleAlphaVantageResource
 from resources.sample_sources.server import AlphaVantageSampleServer
 from resources.secrets import StaticSecrets
 
@@ -293,8 +293,8 @@ def test_missing_secret_stops_the_run(server):
     assert server.requests == []
 
 
-def test_sample_base_url_needs_no_secret():
-    client = make_client(SAMPLE_BASE_URL, key=None)
+def test_sample_resource_needs_no_secret():
+    client = SampleAlphaVantageResource(secrets=StaticSecrets(values={}))
     assert "quarterlyEarnings" in client.get("EARNINGS", TICKER)
     client.close()
 

@@ -6,20 +6,37 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from ops_assets.news.feeds import (
+    FIXED_BAD_DATE,
+    FIXED_FUTURE_DATE,
+    FIXED_LONG_SUMMARY,
+    FIXED_LONG_TITLE,
+    FIXED_TITLE_FROM_SUMMARY,
+    RAW_MAX_CHARS,
+    SKIP_EMPTY,
+    SKIP_INVALID_LINK,
+    SKIP_LONG_LINK,
+    SKIP_NO_IDENTITY,
+    SUMMARY_MAX_CHARS,
+    TITLE_MAX_CHARS,
     FeedParseError,
     NewsItem,
     dedupe,
     event_uid,
+    is_permalink,
     normalize_link,
     normalize_title,
     parse_feed,
     plain_text,
+    read_feed,
+    title_from_summary,
 )
+from ops_assets.news.text import clean_json, clean_text, truncate
 from resources.rss import FeedFetch, RssFetcher
 from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS, ERROR_TICKER, SampleAlphaVantageData
 from resources.sample_sources.feeds import (
@@ -82,7 +99,9 @@ def test_parse_atom_strips_markup_and_entities_and_converts_offsets() -> None:
     items = parsed("streetdesk")
     assert len(items) == len(SAMPLE_ITEMS["streetdesk"]) == 10
     ghxv = items[0]
-    assert ghxv.title == "Ghxv Industries beats estimates as S&P 500 hits a record"
+    # The publisher escaped its HTML title once too often; it is decoded exactly once (XML, then the HTML
+    # layer the type="html" declares), so the surplus escaping stays visible instead of being guessed away.
+    assert ghxv.title == "Ghxv Industries <b>beats</b> estimates as S&amp;P 500 hits a record"
     assert ghxv.summary == "Ghxv Industries posted record revenue & raised its dividend."
     # <published> is written at +01:00; it is read as the same instant in UTC.
     assert ghxv.published_at == datetime(2026, 11, 20, 15, 10, tzinfo=UTC)
@@ -95,8 +114,8 @@ def test_missing_pub_date_is_none() -> None:
     assert eqzt.raw["published"] is None
 
 
-def test_plain_text_handles_double_escaping_blocks_and_literal_ampersands() -> None:
-    assert plain_text("A &amp;amp; B <b>bold</b>") == "A & B bold"
+def test_plain_text_decodes_once_and_handles_blocks_and_literal_ampersands() -> None:
+    assert plain_text("A &amp;amp; B <b>bold</b>") == "A &amp; B bold"  # one level of escaping, not two
     assert plain_text("<p>one</p><p>two</p>\n  three") == "one two three"
     assert plain_text("AT&T and R&D <script>x()</script>") == "AT&T and R&D"
     assert plain_text(None) == ""
@@ -326,3 +345,273 @@ def test_oversized_body_is_an_error(server: FeedSampleServer) -> None:
     assert result.status == "error"
     assert "more than 1000 bytes" in (result.error or "")
     client.close()
+
+
+# ------------------------------------------------------------------------------------------------- hostile feeds
+
+NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+# Characters no stored text may hold (NUL and other C0/C1 controls, lone surrogates, bidi overrides/isolates).
+FORBIDDEN = {chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]} | {
+    chr(c) for c in [*range(0xD800, 0xE000), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
+def rss(*items: str, channel: str = "<title>t</title>") -> bytes:
+    body = "".join(f"<item>{item}</item>" for item in items)
+    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>{channel}{body}</channel></rss>'.encode()
+
+
+def atom(*entries: str) -> bytes:
+    body = "".join(f"<entry>{entry}</entry>" for entry in entries)
+    return f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{body}</feed>'.encode()
+
+
+def strings_of(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from strings_of(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_of(item)
+
+
+def assert_clean(item: NewsItem) -> None:
+    for text in [item.title, item.summary, item.link or "", *strings_of(item.raw)]:
+        assert not FORBIDDEN & set(text), repr(text)
+
+
+def test_clean_text_removes_exactly_the_forbidden_characters() -> None:
+    dirty = "a\x00b\x01c\x1fd\x7fe\x85f\x9fg\ud800h\udfffi\u202aj\u202ek\u2066l\u2069m\ufffen\uffffo"
+    assert clean_text(dirty) == "abcdefghijklmno"
+    assert clean_text("tab\tnew\nline\rok é 日本 \u200f 😀") == "tab\tnew\nline\rok é 日本 \u200f 😀"
+    assert clean_text("a\tb\nc", keep_whitespace_controls=False) == "abc"
+    assert clean_json({"k\x00": ["x\x00y", 1, None, True, {"n": "\u202e"}], "f": float("nan")}) == {
+        "k": ["xy", 1, None, True, {"n": ""}],
+        "f": "nan",
+    }
+
+
+def test_truncate_cuts_on_a_character_boundary() -> None:
+    assert truncate("short", 10) == "short"
+    assert truncate("abcdefghij", 5) == "abcd…"
+    assert len(truncate("x" * 1_000_000, 1000)) == 1000
+    # A base letter is never separated from its combining accent, nor an emoji from its ZWJ sequence.
+    assert truncate("aaae\u0301\u0301zzz", 5) == "aaa…"
+    assert truncate("ab👩\u200d💻zz", 4) == "ab…"
+    assert truncate("word   more", 8) == "word…"
+
+
+def test_a_bad_item_is_skipped_and_counted_and_the_rest_is_read() -> None:
+    body = rss(
+        "<title>Good one</title><link>https://a.example/1</link><guid isPermaLink='false'>g1</guid>",
+        "<title>Bad port</title><link>http://a.example:99999/x</link>",
+        "<title>Bad bracket</title><link>http://[a.example/x</link>",
+        "<title>Bad guid, no link</title><guid>http://[bad/x</guid>",
+        f"<title>Huge link</title><link>https://a.example/{'x' * 5000}</link>",
+        "<description>Only a summary, nothing to identify it.</description>",
+        "<link>https://a.example/empty</link>",
+        "<title>Good two</title><link>https://a.example:8443/2</link>",
+    )
+    read = read_feed("hostile", body, now=NOW)
+    assert [item.title for item in read.items] == ["Good one", "Good two"]
+    assert dict(read.skipped) == {SKIP_INVALID_LINK: 3, SKIP_LONG_LINK: 1, SKIP_NO_IDENTITY: 1, SKIP_EMPTY: 1}
+    assert read.skipped_count == 6
+    problems = read.problems() or ""
+    assert problems.startswith("feed hostile was read with problems: 6 of 8 items skipped")
+    assert f"{SKIP_INVALID_LINK}: 3" in problems
+    assert parse_feed("hostile", body) == read.items
+    assert read_feed("fine", rss("<title>x</title>")).problems() is None
+
+
+def test_unexpected_errors_in_one_entry_skip_that_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ops_assets.news.feeds as feeds
+
+    original = feeds.normalize_title
+
+    def explode(title: str) -> str:
+        if title == "boom":
+            raise RuntimeError("unexpected")
+        return original(title)
+
+    monkeypatch.setattr(feeds, "normalize_title", explode)
+    read = read_feed("x", rss("<title>boom</title>", "<title>fine</title>"))
+    assert [item.title for item in read.items] == ["fine"]
+    assert dict(read.skipped) == {"unreadable item (RuntimeError)": 1}
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["&#0;", "&#x0;", "&#1;", "&#xD800;", "&#55296;", "&#xDFFF;", "&#x110000;", "&#99999999999;", "&#xFFFE;"],
+)
+def test_character_references_xml_forbids_are_dropped_not_fatal(reference: str) -> None:
+    body = rss(
+        f"<title>before {reference} after</title><link>https://a.example/{reference}x</link>"
+        f"<description>one {reference} two</description><guid isPermaLink='false'>g{reference}1</guid>",
+        "<title>neighbour</title>",
+    )
+    items = parse_feed("refs", body)
+    assert [item.title for item in items] == ["before after", "neighbour"]
+    assert items[0].summary == "one two"
+    assert items[0].link == "https://a.example/x"
+    assert items[0].event_uid == event_uid("g1", None, "")
+    assert_clean(items[0])
+
+
+def test_raw_control_bytes_nul_bidi_and_c1_are_removed_everywhere() -> None:
+    body = rss(
+        "<title>Sh\x00ares \u202erise\u202c now</title><link>https://a.example/\x00a\u2066b</link>"
+        "<description>&lt;p&gt;x\x07y &amp;#0; &amp;#xD800; z\u2069&lt;/p&gt;</description>"
+        "<guid isPermaLink='false'>id\x00-1</guid><pubDate>Fri, 20 Nov 2026 14:05:00 GMT</pubDate>"
+    )
+    [item] = parse_feed("ctl", body)
+    assert item.title == "Shares rise now"
+    assert item.link == "https://a.example/ab"
+    assert item.summary == "xy \ufffd \ufffd z"  # escaped references in HTML decode to U+FFFD (HTML's rule)
+    assert item.raw["id"] == "id-1"
+    assert_clean(item)
+    json.dumps(item.raw)
+
+
+def test_feedparser_is_never_given_a_path_or_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import feedparser.api
+
+    feed_file = tmp_path / "valid.xml"
+    feed_file.write_bytes(render_feed("marketwire"))
+    assert len(parse_feed("marketwire", feed_file.read_bytes())) == 10
+
+    def no_open(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"feedparser tried to open {args[0]!r}")
+
+    monkeypatch.setattr(feedparser.api, "open", no_open, raising=False)
+    for body in (str(feed_file).encode(), b"/dev/zero", b"file:///dev/zero", b"http://127.0.0.1:9/feed.xml"):
+        with pytest.raises(FeedParseError, match=r"not an RSS or Atom feed|could not be parsed"):
+            parse_feed("path", body)
+    with pytest.raises(TypeError):
+        parse_feed("path", str(feed_file))  # type: ignore[arg-type]
+
+
+def test_text_is_decoded_exactly_once() -> None:
+    items = parse_feed(
+        "once",
+        rss(
+            "<title>Why &lt;blink&gt; died</title><description>Why &amp;lt;blink&amp;gt; died</description>",
+            "<title>&amp;amp;lt;b&amp;amp;gt;</title>",
+            "<title>AT&amp;T &lt;b&gt;bold&lt;/b&gt; 3 &lt; 4</title>",
+            "<title><![CDATA[R&D <i>spend</i>]]></title>"
+            "<description><![CDATA[<p>R&amp;D <i>spend</i></p>]]></description>",
+        ),
+    )
+    # RSS titles are plain text: literal "<" survives, and each item is exactly one level from the document.
+    assert items[0].title == "Why <blink> died"
+    assert items[0].summary == "Why <blink> died"  # the description is HTML: one HTML decode, no tag to strip
+    assert items[1].title == "&amp;lt;b&amp;gt;"
+    assert items[2].title == "AT&T <b>bold</b> 3 < 4"
+    assert items[3].title == "R&D <i>spend</i>"
+    assert items[3].summary == "R&D spend"
+    entries = parse_feed(
+        "atom",
+        atom(
+            '<title type="html">Why &amp;lt;blink&amp;gt; died</title><id>a1</id>',
+            '<title type="html">&amp;amp;lt;b&amp;amp;gt; &lt;b&gt;bold&lt;/b&gt;</title><id>a2</id>',
+            '<title type="text">AT&amp;T &lt;b&gt;</title><id>a3</id>',
+            '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">X <b>y</b></div></title><id>a4</id>',
+        ),
+    )
+    assert [entry.title for entry in entries] == ["Why <blink> died", "&lt;b&gt; bold", "AT&T <b>", "X y"]
+
+
+def test_future_and_out_of_range_dates() -> None:
+    soon, later = NOW + timedelta(minutes=4), NOW + timedelta(days=2)
+    body = rss(
+        f"<title>soon</title><pubDate>{soon.strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>",
+        f"<title>later</title><pubDate>{later.strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>",
+        "<title>far</title><pubDate>9999-12-31T23:59:59-23:59</pubDate>",
+        "<title>past</title><pubDate>Fri, 20 Nov 2026 14:05:00 GMT</pubDate>",
+    )
+    read = read_feed("dates", body, now=NOW)
+    soon_item, later_item, far_item, past_item = read.items
+    assert soon_item.published_at == soon  # within the tolerance (clock skew)
+    assert later_item.published_at == NOW
+    assert later_item.raw["published"] == later.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert later_item.raw["future_published_at"] == later.isoformat()
+    assert far_item.published_at == NOW  # past datetime's range: a far-future date
+    assert far_item.raw["future_published_at"] == "9999-12-31T23:59:59-23:59"
+    assert past_item.published_at == datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    assert "future_published_at" not in past_item.raw
+    assert dict(read.repaired) == {FIXED_FUTURE_DATE: 2}
+    # Without a poll time nothing is clamped, and the unrepresentable date is dropped (counted).
+    unclamped = read_feed("dates", body)
+    assert unclamped.items[1].published_at == later
+    assert unclamped.items[2].published_at is None
+    assert dict(unclamped.repaired) == {FIXED_BAD_DATE: 1}
+
+
+def test_lengths_are_capped() -> None:
+    huge_title, huge_summary = "T" * 1_000_000, "s " * 30_000
+    [item] = parse_feed("big", rss(f"<title>{huge_title}</title><description>{huge_summary}</description>"))
+    assert len(item.title) == TITLE_MAX_CHARS
+    assert item.title.endswith("…")
+    assert len(item.summary) <= SUMMARY_MAX_CHARS
+    assert item.summary.endswith("…")
+    assert all(len(text) <= RAW_MAX_CHARS for text in strings_of(item.raw))
+    assert item.event_uid == event_uid(None, None, item.title)  # the stored title is the identity's title
+    read = read_feed("big", rss(f"<title>{huge_title}</title><description>{huge_summary}</description>"))
+    assert dict(read.repaired) == {FIXED_LONG_TITLE: 1, FIXED_LONG_SUMMARY: 1}
+
+
+def test_summary_only_items_with_an_identity_get_a_title() -> None:
+    long_sentence = "word " * 60
+    read = read_feed(
+        "summaries",
+        rss(
+            "<description>&lt;p&gt;Rates are on hold. More later.&lt;/p&gt;</description>"
+            "<guid isPermaLink='false'>s1</guid>",
+            "<description>Linked summary! Rest.</description><link>https://a.example/s2</link>",
+            f"<description>{long_sentence}</description><guid isPermaLink='false'>s3</guid>",
+            "<description>Nothing to identify this one by.</description>",
+        ),
+    )
+    titles = [item.title for item in read.items]
+    assert titles[:2] == ["Rates are on hold.", "Linked summary!"]
+    assert len(titles[2]) <= 160
+    assert titles[2].endswith("…")
+    assert read.items[0].raw["title"] is None
+    assert read.items[0].event_uid == event_uid("s1", None, "")
+    assert dict(read.repaired) == {FIXED_TITLE_FROM_SUMMARY: 3}
+    assert dict(read.skipped) == {SKIP_NO_IDENTITY: 1}
+    assert title_from_summary("One. Two.") == "One."
+
+
+def test_empty_feed_with_a_parser_warning_is_empty_not_an_error() -> None:
+    # An undefined entity makes the strict XML parser complain; the feed is still a complete, empty feed.
+    warned = rss(channel="<title>R&amp;D &nbsp; news</title><description>x &bogus; y</description>")
+    read = read_feed("quiet", warned)
+    assert read.items == []
+    assert read.warning is not None
+    assert read.problems() is None
+    latin = (
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>caf\xe9</title></channel></rss>'
+    )
+    assert parse_feed("latin", latin) == []
+    # Cut off before the root element closes, with nothing readable: that is a failure, not "empty".
+    with pytest.raises(FeedParseError, match="cut off"):
+        parse_feed("cut", warned[: warned.index(b"</channel>")])
+
+
+def test_is_permalink_never_raises() -> None:
+    assert is_permalink("https://a.example/x")
+    assert is_permalink("http://[broken/x")  # looks like a URL: then checked (and rejected) as a link
+    assert not is_permalink("urn:x:[1")
+    assert not is_permalink("http:///nohost")
+    with pytest.raises(ValueError, match=r"[Pp]ort"):
+        normalize_link("http://a.example:99999/")
+
+
+def test_the_classifier_reads_stored_text_as_it_is() -> None:
+    # Stored titles are plain text: literal markup-like words and entities stay (no second decode).
+    from ops_assets.news.classify import item_text
+
+    assert item_text("Why <blink> died", "AT&amp;T  said so") == "Why <blink> died. AT&amp;T said so"

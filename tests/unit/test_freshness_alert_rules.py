@@ -54,7 +54,7 @@ def test_one_message_covers_stale_and_recovered_assets() -> None:
     )
     assert subject == "Freshness FAIL - 1 stale: ttm_per_share"
     assert "ttm_per_share: WARN -> FAIL; last updated 2026-11-15 13:30:00 UTC (8 d 2 h ago)" in body
-    assert "expected within 8 d 0 h (warning after 7 d 6 h)" in body
+    assert "expected within 8 d (warning after 7 d 6 h)" in body
     assert "These assets are fresh again:\n  - raw_news_events: FAIL -> PASS; last updated" in body
     assert "(20 s ago)" in body
     assert "Deployment >\nDaemons" in body

@@ -109,7 +109,7 @@ def test_buy_with_hand_computed_fields() -> None:
     assert rec.article_count == 5
     assert rec.price == 110.0
     assert rec.sma20 == 100.5
-    assert rec.reason == "mean sentiment +0.42 over 5 articles in 4h; close 110 above SMA20 100.5"
+    assert rec.reason == "mean sentiment +0.42 over 5 articles in 4 h; close 110 above SMA20 100.5"
 
 
 def test_sell_with_hand_computed_fields() -> None:
@@ -120,7 +120,7 @@ def test_sell_with_hand_computed_fields() -> None:
     assert rec.article_count == 3
     assert rec.price == 90.0
     assert rec.sma20 == 99.5
-    assert rec.reason == "mean sentiment -0.50 over 3 articles in 4h; close 90 below SMA20 99.5"
+    assert rec.reason == "mean sentiment -0.50 over 3 articles in 4 h; close 90 below SMA20 99.5"
 
 
 def test_reason_shows_decimals_without_float_noise() -> None:
@@ -253,7 +253,7 @@ def test_custom_config() -> None:
     bars = make_bars([10.0, 11.0, 12.0])  # SMA3 = 11, close 12
     rec = evaluate(sentiments=articles(0.5, 0.7), bars=bars, config=config)
     assert rec is not None
-    assert rec.reason == "mean sentiment +0.60 over 2 articles in 90min; close 12 above SMA3 11"
+    assert rec.reason == "mean sentiment +0.60 over 2 articles in 1 h 30 min; close 12 above SMA3 11"
     assert evaluate(sentiments=articles(0.4, 0.5), bars=bars, config=config) is None  # mean 0.45 < 0.5
 
 

@@ -1,14 +1,25 @@
-"""Ticker extraction from news text: every rule, word-like tickers, and the sample feeds' ground truth."""
+"""Ticker extraction from news text: every rule, word-like tickers, the sample feeds' ground truth, and a real
+QQQ-like universe (``tests/data/etf_holdings_qqq.json``) against ordinary headlines."""
 
 from __future__ import annotations
 
+import json
 import random
 import string
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from ops_assets.news.feeds import plain_text
-from ops_assets.news.tickers import DEFAULT_WORD_LIKE, TickerUniverse, extract_tickers, name_variants
+from ops_assets.news.tickers import (
+    DEFAULT_WORD_LIKE,
+    TickerUniverse,
+    company_name_from_description,
+    extract_tickers,
+    name_variants,
+    short_names,
+)
 from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_ITEMS, WORD_TICKERS, SampleNewsItem
 
 SAMPLE = TickerUniverse.from_company_names(COMPANY_NAMES)
@@ -350,3 +361,240 @@ def test_large_universe_finds_the_same_tickers() -> None:
     found = extract_tickers(text, universe)
     assert {"NOW", "GHXV", "HWMZ", "AXQT"} <= set(found)
     assert extract_tickers(text, universe) == found  # the cached patterns give the same answer
+
+
+# ------------------------------------------------------------------------------------------ a real ETF universe
+
+HOLDINGS = json.loads((Path(__file__).parents[1] / "data" / "etf_holdings_qqq.json").read_text())
+QQQ = TickerUniverse.from_holdings(HOLDINGS)
+
+
+@pytest.mark.parametrize(
+    ("description", "name"),
+    [
+        ("APPLE INC", "Apple"),
+        ("ALPHABET INC CLASS A", "Alphabet"),
+        ("META PLATFORMS INC CLASS A", "Meta Platforms"),
+        ("BERKSHIRE HATHAWAY INC CLASS B", "Berkshire Hathaway"),
+        ("AMAZON.COM INC", "Amazon"),
+        ("AMAZON COM INC", "Amazon"),
+        ("SHELL PLC ADR", "Shell"),
+        ("ASML HOLDING NV ADR", "ASML"),
+        ("O REILLY AUTOMOTIVE INC", "O'Reilly Automotive"),
+        ("JPMORGAN CHASE & CO", "Jpmorgan Chase"),
+        ("AT&T INC", "AT&T"),
+        ("T-MOBILE US INC", "T-Mobile US"),
+        ("KEURIG DR PEPPER INC", "Keurig Dr Pepper"),
+        ("WARNER BROS DISCOVERY INC SERIES A", "Warner Bros Discovery"),
+        ("COCA-COLA CO", "Coca-Cola"),
+        ("ON SEMICONDUCTOR CORP", "ON Semiconductor"),
+        ("NXP SEMICONDUCTORS NV", "NXP Semiconductors"),
+        ("THE TRADE DESK INC", "Trade Desk"),
+        ("", ""),
+    ],
+)
+def test_company_name_from_description(description: str, name: str) -> None:
+    assert company_name_from_description(description) == name
+
+
+def test_short_names() -> None:
+    assert short_names("Meta Platforms") == ["Meta"]
+    assert short_names("Cognizant Technology Solutions") == ["Cognizant Technology", "Cognizant"]
+    assert short_names("Berkshire Hathaway") == []
+    assert short_names("ON Semiconductor") == []  # "ON" is too short to be a name
+
+
+def test_from_holdings_shapes_classes_and_extra_names() -> None:
+    @dataclass
+    class Holding:
+        symbol: str
+        description: str
+
+    universe = TickerUniverse.from_holdings(
+        [
+            ("GOOGL", "ALPHABET INC CLASS A"),
+            {"symbol": " goog ", "description": "ALPHABET INC CLASS C"},
+            Holding("BRK-B", "BERKSHIRE HATHAWAY INC CLASS B"),
+            ("n/a", "CASH"),
+            ("GOOGL", "DUPLICATE ROW"),
+        ],
+        extra_names={"AXQT": "Axqt Holdings Inc"},
+    )
+    assert universe.symbols == {"GOOGL", "GOOG", "BRK-B", "AXQT"}
+    assert dict(universe.company_names) == {
+        "GOOGL": "Alphabet",
+        "GOOG": "Alphabet",
+        "BRK-B": "Berkshire Hathaway",
+        "AXQT": "Axqt Holdings Inc",
+    }
+    assert extract_tickers("Alphabet and Berkshire Hathaway (BRK.B) rose; $brk/b too", universe) == [
+        "BRK-B",
+        "GOOG",
+        "GOOGL",
+    ]
+    assert extract_tickers("Axqt Holdings rallies", universe) == ["AXQT"]
+    assert QQQ.aliases["META"] == ("Meta",)
+    assert len(QQQ.symbols) == len(HOLDINGS) >= 100
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Apple (AAPL) beats", ["AAPL"]),
+        ("Shell plc raises dividend", ["SHEL"]),
+        ("Shell raises its dividend", ["SHEL"]),
+        ("Visa Inc. shares", ["V"]),
+        ("Visa shares rise after earnings", ["V"]),
+        ("$POOL", ["POOL"]),
+        ("Pool Corp raises its outlook", ["POOL"]),
+        ("Post Holdings buys a cereal maker", ["POST"]),
+        ("AppLovin rallies", ["APP"]),
+        ("Applovin (NASDAQ: APP) rallies", ["APP"]),
+        ("Meta shares rise", ["META"]),
+        ("Meta Platforms Inc. (META) rises", ["META"]),
+        ("Alphabet's Waymo expands", ["GOOG", "GOOGL"]),
+        ("Amazon.com reports record sales", ["AMZN"]),
+        ("Shares of Amazon rose", ["AMZN"]),
+        ("Apple and Microsoft lead gains", ["AAPL", "MSFT"]),
+        ("Berkshire Hathaway buys more Apple", ["AAPL", "BRK-B"]),
+        ("Arm Holdings plc shares soar", ["ARM"]),
+        ("Arm shares soar on AI demand", ["ARM"]),
+        ("DoorDash (DASH) jumps", ["DASH"]),
+        ("Atlassian cuts guidance", ["TEAM"]),
+        ("Linde plc raises outlook", ["LIN"]),
+        ("ON Semiconductor (ON) cuts jobs", ["ON"]),
+        ("Oracle cloud revenue jumps", ["ORCL"]),
+        ("AT&T raises its dividend", ["T"]),
+        ("eBay tops estimates", ["EBAY"]),
+        ("O'Reilly Automotive raises guidance", ["ORLY"]),
+        ("Coca-Cola Europacific Partners and Coca-Cola report", ["CCEP", "KO"]),
+        ("T-Mobile adds subscribers", ["TMUS"]),
+        ("Ford recalls trucks", ["F"]),
+        ("Target Corp beats", ["TGT"]),
+        ("Block Inc cuts jobs", ["XYZ"]),
+        ("Booking Holdings beats", ["BKNG"]),
+        ("Strategy Inc buys more bitcoin", ["MSTR"]),
+        ("NVIDIA BEATS ESTIMATES", ["NVDA"]),
+        ("SHELL PLC RAISES DIVIDEND", ["SHEL"]),
+        ("APPLE INC. (AAPL) BEATS", ["AAPL"]),
+        ("shares of nvidia and microsoft rose", ["MSFT", "NVDA"]),
+    ],
+)
+def test_real_universe_true_mentions(text: str, expected: list[str]) -> None:
+    assert extract_tickers(text, QQQ) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The classic false positives, lower case, at a sentence start, and in Title Case.
+        "apple pie",
+        "shell out",
+        "student visa",
+        "blog post",
+        "pool party",
+        "the APP",
+        "Grandma's apple pie wins the county fair",
+        "Apple pie and ice cream: America's favourite dessert",
+        "Why you should shell out for a good mattress",
+        "Investors shell out record sums for art",
+        "Student visa applications drop sharply",
+        "Student Visa Rules Tighten Across Europe",
+        "New blog post: how to read a balance sheet",
+        "Blog Post: Ten Lessons From the Last Recession",
+        "Pool party season is here",
+        "Pool Party Season Is Here",
+        "Download the APP to track your portfolio",
+        # All capitals: case says nothing, so ambiguous names need more than the word.
+        "APPLE PIE SEASON LIFTS BAKERY SALES",
+        "SHELL OUT FOR THE HOLIDAYS? RETAILERS HOPE SO",
+        "STUDENT VISA RULES TIGHTEN",
+    ],
+)
+def test_real_universe_false_positives(text: str) -> None:
+    assert extract_tickers(text, QQQ) == []
+
+
+ORDINARY_HEADLINES = """\
+Fed holds rates steady as inflation cools
+Oil prices climb on supply worries in the Middle East
+Stocks close higher; Nasdaq gains 1% as tech rallies
+Dow Jones ends lower after hot jobs report
+Treasury yields rise after strong retail sales
+Gold hits a record high as the dollar weakens
+Bitcoin tops $100,000 for the first time
+The Big Apple braces for a winter storm
+Target practice: how to hit your savings goals
+Analysts raise their price target on the sector
+Match report: United beat City 2-1
+Block party returns to downtown this weekend
+Mind the gap between earnings and expectations
+Booking a holiday? Prices are up 12% this year
+Post-pandemic office attendance stalls
+The Washington Post names a new editor
+Amazon rainforest deforestation slows, report says
+Amazon River levels hit a record low
+Meta-analysis finds no link between coffee and heart disease
+Meta data shows users spend more time online
+The Oracle of Omaha's annual letter is out
+Arm wrestling championship draws a record crowd
+The long arm of the law reaches crypto
+Arm's length deals are under scrutiny
+Harrison Ford returns for one final film
+Ford the river at your own risk
+Chevron deference is dead: what it means for regulators
+Cold snap drives natural gas prices higher
+Snap election called in the UK
+Lucid dreams and how to have them
+Nikola Tesla's lab to become a museum
+A typical workday now starts at 9:30
+Intel agencies warn of new cyber threats
+New Intel Suggests Attack Was Planned
+Uber-rich buyers return to the art market
+5 microns is the width of a fine fibre
+Adobe houses stay cool in the desert heat
+Alphabet soup of agencies oversees the market
+Visa-free travel extended for tourists
+Shell company used to launder funds, prosecutors say
+Pool of buyers shrinks as rates rise
+Apple orchards face a poor harvest
+The team that built the index explains the rebalance
+Dash cams are becoming standard in new cars
+A zoom call with the chief executive: what we learned
+Fast food chains raise prices again
+Low rates, high hopes: the housing market next year
+Cost of living squeezes households
+Key takeaways from the central bank meeting
+All eyes on the jobs report on Friday
+IT spending is set to rise next year
+It is now all about rates
+ON THE MOVE: MARKETS RALLY AS FED SIGNALS CUTS
+Strategy matters more than tactics, says investor
+General strike shuts ports across the country
+Texas floods disrupt refinery operations
+Bob Ross paintings fetch record prices
+Delta variant cases rise in the region
+Monster waves batter the coast
+Charter school enrollment jumps
+Constellation of satellites launched into orbit
+Lam is back in the news after her memoir
+Ball games resume after the storm
+the post office raises stamp prices
+"""
+
+
+def test_real_universe_ordinary_headlines_name_nothing() -> None:
+    named = {line: extract_tickers(line, QQQ) for line in ORDINARY_HEADLINES.splitlines()}
+    assert {line: found for line, found in named.items() if found} == {}
+    assert len(named) >= 60
+
+
+def test_names_must_be_written_as_names_in_mixed_case_text() -> None:
+    assert extract_tickers("Shares of apple rose while Apple growers worried", QQQ) == []  # "Apple growers": phrase
+    assert extract_tickers("Shares of apple rose", QQQ) == []
+    assert extract_tickers("Shares of Apple rose", QQQ) == ["AAPL"]
+    assert extract_tickers("Shares of nvidia rose; Nvidia said", QQQ) == ["NVDA"]
+    # A word-like name is used only before a legal suffix, in any case.
+    assert extract_tickers("Nasdaq closes at a record", QQQ) == []
+    assert extract_tickers("Nasdaq Inc raises its dividend", QQQ) == ["NDAQ"]
+    assert extract_tickers("POST HOLDINGS BUYS A RIVAL", QQQ) == ["POST"]

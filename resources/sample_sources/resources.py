@@ -1,0 +1,50 @@
+"""The offline sample sources as resources: what ``OPS_ENV=local`` uses when no real source is configured.
+
+Subclasses of the production resources that answer from the bundled sample servers (started in-process on
+first use) instead of the outside APIs. Only :mod:`ops_assets.environments` picks them, so no asset and no
+production resource has a sample branch. The ``SAMPLE_*`` values are the local defaults of the settings that
+name outside sources (feeds, watched tickers, company names).
+"""
+
+from __future__ import annotations
+
+from resources.alpha_vantage import AlphaVantageResource
+from resources.rss import FeedFetch, RssFetcher
+from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS, ERROR_TICKER
+from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_FEEDS, shared_feed_server
+from resources.sample_sources.server import shared_sample_server
+
+SAMPLE_FEED_SCHEME = "sample://"
+"""Feed URLs of the form ``sample://<name>`` are served by the process-wide sample feed server."""
+
+SAMPLE_FEED_URLS: dict[str, str] = {name: f"{SAMPLE_FEED_SCHEME}{name}" for name in SAMPLE_FEEDS}
+SAMPLE_WATCHED_TICKERS: list[str] = [t for t in DEFAULT_TICKERS if t != ERROR_TICKER]
+SAMPLE_COMPANY_NAMES: dict[str, str] = dict(COMPANY_NAMES)
+"""Every company the sample news mentions, word-like tickers included (the sample ETF holds only some)."""
+
+# The in-process sample server has no quota to protect.
+SAMPLE_REQUESTS_PER_MINUTE = 60_000.0
+
+
+class SampleAlphaVantageResource(AlphaVantageResource):
+    """The Alpha Vantage client talking to the bundled offline sample server (no key, no network).
+
+    Give it any ``secrets`` (none is read): ``SampleAlphaVantageResource(secrets=StaticSecrets(values={}))``.
+    """
+
+    base_url: str = "sample://alpha-vantage"
+    requests_per_minute: float = SAMPLE_REQUESTS_PER_MINUTE
+
+    def _resolve_endpoint(self) -> tuple[str, str]:
+        return shared_sample_server().url, "sample"
+
+
+class SampleRssFetcher(RssFetcher):
+    """The feed fetcher, with ``sample://<name>`` URLs served by the bundled sample feed server."""
+
+    def fetch(
+        self, feed_name: str, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FeedFetch:
+        if url.startswith(SAMPLE_FEED_SCHEME):
+            url = shared_feed_server().url_for(url.removeprefix(SAMPLE_FEED_SCHEME))
+        return super().fetch(feed_name, url, etag=etag, last_modified=last_modified)
