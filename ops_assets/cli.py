@@ -3,6 +3,7 @@
 FUNDAMENTALS = "group:fundamentals"
 EVENT_PIPELINE = "group:news or group:markets or group:signals"
 MARKETS_AND_SIGNALS = "group:markets or group:signals"
+FORECASTING = "group:forecasting"
 
 
 def materialize_command(partition: str, python: str = "python", selection: str = FUNDAMENTALS) -> list[str]:

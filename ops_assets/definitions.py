@@ -7,13 +7,14 @@ what is shared: the resources (picked per environment in :mod:`ops_assets.enviro
 import dagster as dg
 
 from ops_assets.environments import resources_for
+from ops_assets.forecasting import definitions as forecasting
 from ops_assets.fundamentals import definitions as fundamentals
 from ops_assets.markets import definitions as markets
 from ops_assets.monitoring import definitions as monitoring
 from ops_assets.news import definitions as news
 from ops_assets.signals import definitions as signals
 
-DOMAINS = (fundamentals, news, markets, signals, monitoring)
+DOMAINS = (fundamentals, news, markets, signals, forecasting, monitoring)
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

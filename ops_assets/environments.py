@@ -29,9 +29,11 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 
+from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.markets.settings import MarketsSettings
 from ops_assets.news.settings import NewsSettings
@@ -41,6 +43,7 @@ from resources.central_store import CentralStore
 from resources.market_data import AlphaVantageMarketData
 from resources.notifier import LocalOutboxNotifier, SnsNotifier
 from resources.object_store import LocalObjectStore, S3ObjectStore
+from resources.price_source import YAHOO_BASE_URL, AlphaVantagePriceSource, PriceSource, YahooChartPriceSource
 from resources.rss import RssFetcher
 from resources.secrets import EnvSecrets, SecretsResource, SsmSecrets, StaticSecrets
 from resources.sentiment import LexiconSentiment, SentimentResource, TransformersSentiment
@@ -52,7 +55,7 @@ REQUIRED_IN_AWS = {
     "OPS_BUCKET": "the S3 bucket of the object store",
     "OPS_SNS_TOPIC_ARN": "the SNS topic notifications go to",
     "OPS_CENTRAL_STORE_URL": "the event pipeline's PostgreSQL database (a SQLAlchemy URL)",
-    "OPS_NEWS_FEEDS": "the RSS/Atom feeds to poll, as name=url pairs or a JSON object",
+    "OPS_NEWS_FEEDS": "the RSS/Atom feeds to poll, as name=url pairs (one per line or ;-separated) or a JSON object",
     "OPS_MARKETS_WATCHED_TICKERS": "the tickers with 5-minute telemetry, comma-separated",
 }
 """Settings ``OPS_ENV=aws`` cannot start without (locally each has an offline default)."""
@@ -65,6 +68,8 @@ RENAMED = {
     "ALPHA_VANTAGE_REQUESTS_PER_MINUTE": "OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE",
 }
 """Old names of settings: one set by habit stops the load instead of being silently ignored."""
+
+PRICE_SOURCES = ("sample", "yahoo", "alpha_vantage")
 
 
 class SettingsError(ValueError):
@@ -111,20 +116,35 @@ def _parsed(name: str, parse: Callable[[str], Any], default: Any) -> Any:
 
 
 def parse_feeds(raw: str) -> dict[str, str]:
-    """``name=url`` pairs separated by commas or whitespace, or a JSON object ``{"name": "url"}``."""
+    """``name=url`` pairs, one per line or separated by ``;`` or spaces, or a JSON object ``{"name": "url"}``.
+
+    Commas are not separators: they occur in URLs. Names must be unique and URLs http(s). Messages show a URL's
+    scheme and host only: feed URLs can carry tokens.
+    """
     if raw.startswith("{"):
-        feeds = json.loads(raw)
-        if not isinstance(feeds, dict) or not all(isinstance(v, str) for v in feeds.values()):
+        pairs = json.loads(raw)
+        if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
             raise ValueError('expected a JSON object {"feed name": "url", ...}')
-        return {str(k): v for k, v in feeds.items()}
-    feeds = {}
-    for pair in re.split(r"[,\s]+", raw):
-        if not pair:
-            continue
-        name, sep, url = pair.partition("=")
-        if not sep or not name or not url:
-            raise ValueError(f"{pair!r} is not name=url")
+        items = [(str(k), v) for k, v in pairs.items()]
+    else:
+        items = []
+        for pair in re.split(r"[;\s]+", raw):
+            if not pair:
+                continue
+            name, sep, url = pair.partition("=")
+            if not sep or not url or not re.fullmatch(r"[\w.-]+", name):
+                raise ValueError(f"an entry starting {pair[:12]!r}... is not name=url")
+            items.append((name, url))
+    feeds: dict[str, str] = {}
+    for name, url in items:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"feed {name!r}: {parts.scheme or 'no scheme'}://{parts.netloc} is not an http(s) URL")
+        if name in feeds:
+            raise ValueError(f"feed {name!r} is named twice")
         feeds[name] = url
+    if not feeds:
+        raise ValueError("no feed is named")
     return feeds
 
 
@@ -204,6 +224,25 @@ def domain_settings(
     }
 
 
+def forecasting_resources(av: AlphaVantageResource, default_source: str) -> dict[str, Any]:
+    """The daily price source (``OPS_FORECASTING_PRICE_SOURCE``) and the forecasting settings."""
+    name = os.environ.get("OPS_FORECASTING_PRICE_SOURCE") or default_source
+    if name not in PRICE_SOURCES or (name == "sample" and current_environment() != "local"):
+        allowed = PRICE_SOURCES if current_environment() == "local" else PRICE_SOURCES[1:]
+        raise SettingsError(f"OPS_FORECASTING_PRICE_SOURCE={name!r} is not one of {', '.join(allowed)}.")
+    source: PriceSource
+    if name == "sample":
+        from resources.sample_sources.resources import SamplePriceSource
+
+        source = SamplePriceSource()
+    elif name == "yahoo":
+        source = YahooChartPriceSource(base_url=_env("OPS_YAHOO_BASE_URL", YAHOO_BASE_URL))
+    else:
+        source = AlphaVantagePriceSource(alpha_vantage=av)
+    tickers = _parsed("OPS_FORECASTING_TICKERS", parse_tickers, ["AMZN"])
+    return {"price_source": source, "forecasting_settings": ForecastingSettings(tickers=tickers)}
+
+
 def event_resources(av: AlphaVantageResource, central_store_url: Any, backend: str) -> dict[str, Any]:
     return {
         "central_store": CentralStore(url=central_store_url),
@@ -243,6 +282,7 @@ def local_resources() -> dict[str, Any]:
         "rss_fetcher": SampleRssFetcher(),
         **event_resources(av, store_url, backend="lexicon"),
         **domain_settings(feeds=SAMPLE_FEED_URLS, watched_tickers=watched, company_names=SAMPLE_COMPANY_NAMES),
+        **forecasting_resources(av, default_source="sample"),
     }
 
 
@@ -257,6 +297,7 @@ def aws_resources() -> dict[str, Any]:
         "rss_fetcher": RssFetcher(),
         **event_resources(av, dg.EnvVar("OPS_CENTRAL_STORE_URL"), backend="transformers"),
         **domain_settings(feeds=None, watched_tickers=None, company_names={}),
+        **forecasting_resources(av, default_source="yahoo"),
     }
 
 
@@ -267,6 +308,15 @@ def sample_replay_day() -> date | None:
     from resources.sample_sources.alpha_vantage import SAMPLE_END
 
     return SAMPLE_END
+
+
+def sample_forecasting_day() -> date | None:
+    """The last session the bundled daily-price sample serves, when ``local`` forecasts from it (``make run``)."""
+    if current_environment() != "local" or os.environ.get("OPS_FORECASTING_PRICE_SOURCE", "sample") != "sample":
+        return None
+    from resources.sample_sources.prices import SAMPLE_PRICES_END
+
+    return SAMPLE_PRICES_END
 
 
 def resources_for(env: str | None = None) -> dict[str, Any]:

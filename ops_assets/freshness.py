@@ -10,3 +10,7 @@ WEEKLY = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=8), warn_wind
 MINUTELY = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=10), warn_window=timedelta(minutes=3))
 # Every 5 minutes: two missed ticks warn, four fail.
 FIVE_MINUTELY = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10))
+# Every NYSE session, after the close: a weekend is 72 h between runs, a long weekend 96 h.
+TRADING_DAILY = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=4, hours=2), warn_window=timedelta(days=3, hours=2)
+)

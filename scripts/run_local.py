@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ops_assets.cli import EVENT_PIPELINE, MARKETS_AND_SIGNALS, materialize_command
-from ops_assets.environments import local_data_dir, sample_replay_day
+from ops_assets.cli import EVENT_PIPELINE, FORECASTING, FUNDAMENTALS, MARKETS_AND_SIGNALS, materialize_command
+from ops_assets.environments import local_data_dir, sample_forecasting_day, sample_replay_day
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.partitions import daily_partitions
@@ -18,36 +18,46 @@ from resources.central_schema import dispatch_executions, dispatch_recommendatio
 from resources.central_store import CentralStore
 
 
+def materialize(title: str, partition: str, selection: str) -> int:
+    """One `dagster asset materialize` of ``selection`` for ``partition``; its exit code (0 = success)."""
+    print(f"\n{title} ...", flush=True)
+    result = subprocess.run(materialize_command(partition, sys.executable, selection), check=False)
+    if result.returncode != 0:
+        print(f"\n{title} failed (exit {result.returncode}); the error is above.", file=sys.stderr)
+    return result.returncode
+
+
 def main() -> int:
     # The week that started last Sunday 06:00 UTC (the one the schedule ran or would run now).
     partition = weekly_partitions.get_last_partition_key()
     if partition is None:
         raise SystemExit("No weekly partition has started yet.")
-    command = materialize_command(partition, sys.executable)
-    replay_day = sample_replay_day()
+    replay_day, forecast_day = sample_replay_day(), sample_forecasting_day()
     source = "the bundled offline sample source" if replay_day else "Alpha Vantage"
-    print(f"Materializing the fundamentals assets for week {partition} from {source} ...", flush=True)
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        print(f"\nThe run failed (exit {result.returncode}); the error is above.", file=sys.stderr)
-        return result.returncode
     today = daily_partitions.get_last_partition_key()
-    print(f"\nOne tick of the event pipeline (news, telemetry, signals, dispatch) for {today} ...", flush=True)
-    result = subprocess.run(materialize_command(today, sys.executable, EVENT_PIPELINE), check=False)
-    if result.returncode != 0:
-        print(f"\nThe event-pipeline tick failed (exit {result.returncode}); the error is above.", file=sys.stderr)
-        return result.returncode
+    steps = [(f"Materializing the fundamentals assets for week {partition} from {source}", partition, FUNDAMENTALS)]
+    steps.append(
+        (f"One tick of the event pipeline (news, telemetry, signals, dispatch) for {today}", today, EVENT_PIPELINE)
+    )
     if replay_day:
         # The bundled prices end before today, so today's tick has no fresh bars to trade on; a backfill of the
         # sample's last trading day replays its 5-minute marks against the news the tick just stored.
         day = replay_day.isoformat()
-        print(
-            f"\nReplaying the sample's last trading day, {day} (telemetry, signals, dry-run dispatch) ...", flush=True
+        steps.append(
+            (
+                f"Replaying the sample's last trading day, {day} (telemetry, signals, dry-run dispatch)",
+                day,
+                MARKETS_AND_SIGNALS,
+            )
         )
-        result = subprocess.run(materialize_command(day, sys.executable, MARKETS_AND_SIGNALS), check=False)
-        if result.returncode != 0:
-            print(f"\nThe replay of {day} failed (exit {result.returncode}); the error is above.", file=sys.stderr)
-            return result.returncode
+    if forecast_day:
+        day = forecast_day.isoformat()
+        steps.append(
+            (f"Forecasting data for the sample's last session, {day} (prices, checks, features)", day, FORECASTING)
+        )
+    for title, key, selection in steps:
+        if code := materialize(title, key, selection):
+            return code
     if os.environ.get("OPS_ENV", "local") == "local":
         print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
         print_trades(f"sqlite:///{local_data_dir() / 'central_store.db'}")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -28,7 +28,13 @@ from ops_assets.fundamentals.quarterly import QUARTERLY_SCHEMA, build_quarterly_
 ROW_GROUP_ROWS = 250_000
 
 
-def load_raw_ticker(store: Any, ticker: str) -> RawTickerData:
+class JsonReader(Protocol):
+    """What the artifact build reads from the object store."""
+
+    def get_json(self, key: str) -> Any: ...
+
+
+def load_raw_ticker(store: JsonReader, ticker: str) -> RawTickerData:
     """The stored raw payloads of one ticker (``store`` is an object store resource)."""
 
     def get(function: str) -> dict:
@@ -111,7 +117,7 @@ class ArtifactSummary:
 PriceLoader = Callable[[str], tuple[pd.DataFrame, pd.DataFrame]]
 
 
-def price_loader_from_store(store: Any) -> PriceLoader:
+def price_loader_from_store(store: JsonReader) -> PriceLoader:
     """Reads a ticker's stored daily prices and splits."""
 
     def load(ticker: str) -> tuple[pd.DataFrame, pd.DataFrame]:

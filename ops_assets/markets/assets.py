@@ -55,6 +55,8 @@ def market_telemetry(
         metadata={
             "bars_written": summary.bars_written,
             "tickers": len(summary.per_ticker),
+            # The contract the signals domain reads: which tickers this run watched.
+            "watched_tickers": dg.MetadataValue.json(list(markets_settings.watched_tickers)),
             "failed": dg.MetadataValue.json(failed),
         }
     )

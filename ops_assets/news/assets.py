@@ -12,7 +12,7 @@ from ops_assets.news.settings import NewsSettings
 from ops_assets.news.tickers import TickerUniverse
 from ops_assets.partitions import daily_partitions, day_window
 from resources.central_store import CentralStore
-from resources.object_store import ObjectStore
+from resources.object_store import ObjectNotFoundError, ObjectStore
 from resources.rss import RssFetcher
 from resources.sentiment import SentimentResource
 
@@ -23,8 +23,8 @@ ETF_HOLDINGS = dg.AssetKey("etf_holdings")
 """The fundamentals domain's weekly ETF holdings: the default universe news is matched against. Its
 materializations record ``object_key``, the object-store key of ``{"holdings": [{"symbol", "description"}]}``."""
 
-# Materializations of etf_holdings looked at to find the newest week (a backfill of an old week may be newer).
-HOLDINGS_LOOKBACK = 20
+# Weeks of etf_holdings tried, newest first, before giving up on the holdings.
+HOLDINGS_LOOKBACK = 10
 
 
 @dg.asset(
@@ -111,27 +111,47 @@ def ticker_universe(
     instance: dg.DagsterInstance, object_store: ObjectStore, settings: NewsSettings
 ) -> tuple[TickerUniverse, str]:
     """The newest ETF holdings plus the configured names, and a few words saying where they came from."""
-    records = instance.fetch_materializations(ETF_HOLDINGS, limit=HOLDINGS_LOOKBACK).records
-    newest = max(
-        (r for r in records if r.asset_materialization and "object_key" in r.asset_materialization.metadata),
-        key=lambda r: r.partition_key or "",
-        default=None,
-    )
-    holdings: list[dict[str, str]] = []
-    sources = []
-    if newest is not None:
-        holdings = object_store.get_json(str(newest.asset_materialization.metadata["object_key"].value))["holdings"]
-        sources.append(f"etf_holdings {newest.partition_key}")
+    holdings, found, problems = newest_holdings(instance, object_store)
+    sources = [f"etf_holdings {found}"] if found else []
     if settings.company_names:
         sources.append(f"{len(settings.company_names)} configured names")
     if not sources:
+        why = "; ".join(problems) or "etf_holdings has never been materialized"
         raise dg.Failure(
-            description="No tickers to match news against: etf_holdings has never been materialized and no "
-            "company_names are configured. Materialize the fundamentals' etf_holdings (weekly_fundamentals_job) "
-            "or set OPS_NEWS_COMPANY_NAMES; the items stay unclassified until then.",
+            description=f"No tickers to match news against ({why}) and no company_names are configured. "
+            "Materialize the fundamentals' etf_holdings (weekly_fundamentals_job) or set OPS_NEWS_COMPANY_NAMES; "
+            "the items stay unclassified until then.",
             allow_retries=False,
         )
     return TickerUniverse.from_holdings(holdings, extra_names=settings.company_names), " + ".join(sources)
+
+
+def newest_holdings(
+    instance: dg.DagsterInstance, object_store: ObjectStore
+) -> tuple[list[dict[str, str]], str | None, list[str]]:
+    """The holdings of the newest etf_holdings week that can be read: (holdings, its partition, what was wrong
+    with newer ones). Weekly keys are ISO dates, so the newest is the largest; an unreadable week (materialized
+    before it recorded ``object_key``, its object gone, no ``holdings`` in it) falls back to the week before."""
+    problems: list[str] = []
+    for partition in sorted(instance.get_materialized_partitions(ETF_HOLDINGS), reverse=True)[:HOLDINGS_LOOKBACK]:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=ETF_HOLDINGS, asset_partitions=[partition]), limit=1
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        key = materialization.metadata.get("object_key") if materialization else None
+        if key is None:
+            problems.append(f"week {partition} was materialized before it recorded object_key (re-materialize it)")
+            continue
+        try:
+            holdings = object_store.get_json(str(key.value)).get("holdings")
+        except ObjectNotFoundError:
+            problems.append(f"week {partition}'s holdings object {key.value} is gone")
+            continue
+        if not isinstance(holdings, list) or not holdings:
+            problems.append(f"week {partition}'s holdings object {key.value} lists no holdings")
+            continue
+        return holdings, partition, problems
+    return [], None, problems
 
 
 news_assets = [raw_news_events, classified_events]

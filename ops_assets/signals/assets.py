@@ -11,14 +11,31 @@ from resources.central_store import CentralStore
 from resources.notifier import Notifier
 
 GROUP = "signals"
+MARKET_TELEMETRY = dg.AssetKey("market_telemetry")
+"""The markets domain's bars; its materializations record ``watched_tickers``, the tickers to evaluate."""
 OWNERS = ["team:signals"]
+
+
+def watched_tickers(instance: dg.DagsterInstance) -> list[str]:
+    """The tickers the markets domain watched in its latest market_telemetry run (its ``watched_tickers``)."""
+    event = instance.get_latest_materialization_event(MARKET_TELEMETRY)
+    value = (
+        event.asset_materialization.metadata.get("watched_tickers") if event and event.asset_materialization else None
+    )
+    if value is None:
+        raise dg.Failure(
+            description="market_telemetry has no run that recorded its watched tickers yet: materialize it first "
+            "(market_signals_job runs it before the recommendations).",
+            allow_retries=False,
+        )
+    return [str(t) for t in value.value]
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    deps=["classified_events", "market_telemetry"],
+    deps=["classified_events", MARKET_TELEMETRY],
     kinds={"python", "sql"},
     freshness_policy=FIVE_MINUTELY,
 )
@@ -33,11 +50,11 @@ def trade_recommendations(
     what was known at each mark. The same inputs never write a second row.
     """
     config = signal_settings.signal_config()
+    tickers = watched_tickers(context.instance)
     marks = evaluation_marks(context)
     new = []
     for mark in marks:
-        # Every ticker with recent bars: the markets domain's watched tickers, met through the data.
-        new += recommend_at(central_store, None, now=mark, config=config)
+        new += recommend_at(central_store, tickers, now=mark, config=config)
     for rec in new:
         context.log.info(f"{rec.action} {rec.ticker}: {rec.reason}")
     return dg.MaterializeResult(

@@ -32,12 +32,9 @@ BAR_LOOKBACK = timedelta(days=5)
 
 
 def evaluate_at(
-    store: SqlStore, tickers: Sequence[str] | None, *, now: datetime, config: SignalConfig
+    store: SqlStore, tickers: Sequence[str], *, now: datetime, config: SignalConfig
 ) -> list[Recommendation]:
-    """The recommendations the rule gives at ``now`` (not yet written).
-
-    ``tickers=None`` evaluates every ticker with bars in the lookback: the ones the markets domain watches.
-    """
+    """The recommendations the rule gives at ``now`` (not yet written)."""
     raw, classified, bars_t, recs = (
         inbound_events_raw,
         inbound_events_classified,
@@ -51,15 +48,18 @@ def evaluate_at(
             .join(raw, raw.c.event_uid == classified.c.event_uid)
             .where(seen_at > now - config.sentiment_window, seen_at <= now)
         ).all()
-        bar_query = sa.select(bars_t.c.ticker, bars_t.c.ts, bars_t.c.close).where(
-            bars_t.c.ts <= now, bars_t.c.ts > now - BAR_LOOKBACK
+        bars = conn.execute(
+            sa.select(bars_t.c.ticker, bars_t.c.ts, bars_t.c.close)
+            .where(bars_t.c.ticker.in_(tickers), bars_t.c.ts <= now, bars_t.c.ts > now - BAR_LOOKBACK)
+            .order_by(bars_t.c.ts)
+        ).all()
+        last = dict(
+            conn.execute(
+                sa.select(recs.c.ticker, sa.func.max(recs.c.created_at))
+                .where(recs.c.ticker.in_(tickers), recs.c.created_at <= now)
+                .group_by(recs.c.ticker)
+            ).all()
         )
-        last_query = sa.select(recs.c.ticker, sa.func.max(recs.c.created_at)).where(recs.c.created_at <= now)
-        if tickers is not None:
-            bar_query = bar_query.where(bars_t.c.ticker.in_(tickers))
-            last_query = last_query.where(recs.c.ticker.in_(tickers))
-        bars = conn.execute(bar_query.order_by(bars_t.c.ts)).all()
-        last = dict(conn.execute(last_query.group_by(recs.c.ticker)).all())
     sentiments: dict[str, list[tuple[str, datetime, float]]] = defaultdict(list)
     for article in articles:
         for ticker in article.tickers or []:
@@ -68,7 +68,7 @@ def evaluate_at(
     for bar in bars:
         closes[bar.ticker].append((bar.ts, bar.close))
     found = []
-    for ticker in sorted(closes) if tickers is None else tickers:
+    for ticker in tickers:
         recommendation = evaluate_ticker(
             ticker,
             now=now,
@@ -111,7 +111,7 @@ def write_recommendations(store: SqlStore, recommendations: Sequence[Recommendat
 
 
 def recommend_at(
-    store: SqlStore, tickers: Sequence[str] | None, *, now: datetime, config: SignalConfig
+    store: SqlStore, tickers: Sequence[str], *, now: datetime, config: SignalConfig
 ) -> list[Recommendation]:
     """Evaluate the rule at ``now`` and write what is new; returns the new recommendations."""
     return write_recommendations(store, evaluate_at(store, tickers, now=now, config=config))

@@ -8,10 +8,14 @@ name outside sources (feeds, watched tickers, company names).
 
 from __future__ import annotations
 
+from datetime import date
+
 from resources.alpha_vantage import AlphaVantageResource
+from resources.price_source import PriceHistory, PriceSource
 from resources.rss import FeedFetch, RssFetcher
 from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS, ERROR_TICKER
 from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_FEEDS, shared_feed_server
+from resources.sample_sources.prices import SAMPLE_PRICE_SOURCE, sample_daily_history
 from resources.sample_sources.server import shared_sample_server
 
 SAMPLE_FEED_SCHEME = "sample://"
@@ -48,3 +52,19 @@ class SampleRssFetcher(RssFetcher):
         if url.startswith(SAMPLE_FEED_SCHEME):
             url = shared_feed_server().url_for(url.removeprefix(SAMPLE_FEED_SCHEME))
         return super().fetch(feed_name, url, etag=etag, last_modified=last_modified)
+
+
+class SamplePriceSource(PriceSource):
+    """Daily prices from the offline generator (:func:`~resources.sample_sources.prices.sample_daily_history`).
+
+    No HTTP: NYSE sessions from 2005-01-03 to ``SAMPLE_PRICES_END`` (2026-11-27), as traded, one split per
+    ticker; every ticker has a series except ``SAMPLE_UNKNOWN_TICKER`` (``ZZZZ``), which fails as an unknown
+    symbol would.
+    """
+
+    def daily_history(self, ticker: str, start: date, end: date) -> PriceHistory:
+        return sample_daily_history(ticker, start, end)
+
+    @property
+    def source(self) -> str:
+        return SAMPLE_PRICE_SOURCE

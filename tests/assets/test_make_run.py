@@ -28,3 +28,5 @@ def test_make_run_shows_the_pipeline_end_to_end(local_env: Path) -> None:
     assert "SELL FJRX   EXECUTED: dry-run SELL" in out
     assert "BUY  AXQT   EXECUTED: dry-run BUY" in out
     assert "because mean sentiment +0.52 over 3 articles in 4 h" in out
+    assert "Forecasting data for the sample's last session, 2026-11-27" in out
+    assert (local_env / "object-store" / "forecasting" / "features" / "AMZN.parquet").exists()

@@ -95,11 +95,30 @@ def test_an_unreadable_setting_names_its_variable(clean_env, local_env) -> None:
 
 def test_setting_parsers() -> None:
     assert parse_feeds('{"a": "https://x/rss,1"}') == {"a": "https://x/rss,1"}
-    assert parse_feeds("a=https://x/rss?q=1,b=https://y/atom") == {"a": "https://x/rss?q=1", "b": "https://y/atom"}
+    assert parse_feeds("a=https://x/rss?cat=a,lang=en;b=https://y/atom\nc=http://z/feed") == {
+        "a": "https://x/rss?cat=a,lang=en",  # a comma belongs to the URL
+        "b": "https://y/atom",
+        "c": "http://z/feed",
+    }
     assert parse_tickers("AAPL, MSFT\nNVDA") == ["AAPL", "MSFT", "NVDA"]
     assert parse_company_names('{"brk-b": "Berkshire Hathaway"}') == {"BRK-B": "Berkshire Hathaway"}
-    with pytest.raises(ValueError, match="JSON object"):
-        parse_feeds('{"a": ["https://x/rss"]}')
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"a": ["https://x/rss"]}', "JSON object"),
+        ("{}", "no feed is named"),
+        ("a=https://x/rss b=https://y/rss a=https://z/rss", "feed 'a' is named twice"),
+        ("a=ftp://x/rss", "ftp://x is not an http"),
+        ("a=file:///etc/passwd", "file:// is not an http"),
+        ("https://x/rss?token=s3cret", "is not name=url"),
+    ],
+)
+def test_bad_feed_settings_are_refused_without_echoing_secrets(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_feeds(raw)
+    assert "s3cret" not in str(info.value)
 
 
 def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,3 +49,28 @@ def test_minutely_and_five_minute_schedules_run_today_and_skip_while_a_run_is_go
             skipped = schedule.evaluate_tick(context)
             assert not skipped.run_requests
             assert "still going" in (skipped.skip_message or "")
+
+
+def test_forecasting_runs_after_each_nyse_close_and_skips_holidays() -> None:
+    from zoneinfo import ZoneInfo
+
+    schedule = defs.get_schedule_def("forecasting_daily_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 17 * * 1-5", "America/New_York")
+    new_york = ZoneInfo("America/New_York")
+    with dg.instance_for_test() as instance:
+
+        def tick(at: datetime) -> dg.ScheduleExecutionData:
+            context = dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=at, repository_def=defs.get_repository_def()
+            )
+            return schedule.evaluate_tick(context)
+
+        # Either side of the DST switch, 17:30 New York is the same session day (22:30 / 21:30 UTC).
+        for day in (datetime(2026, 3, 6, 17, 30, tzinfo=new_york), datetime(2026, 3, 9, 17, 30, tzinfo=new_york)):
+            [request] = tick(day).run_requests
+            assert request.partition_key == day.date().isoformat()
+        # The half day after Thanksgiving is a session; Thanksgiving is not.
+        assert tick(datetime(2026, 11, 27, 17, 30, tzinfo=new_york)).run_requests[0].partition_key == "2026-11-27"
+        holiday = tick(datetime(2026, 11, 26, 17, 30, tzinfo=new_york))
+        assert not holiday.run_requests
+        assert "not an NYSE session" in (holiday.skip_message or "")

@@ -1,0 +1,1 @@
+"""Forecasting: daily prices on the NYSE calendar -> validated features -> LSTM -> champion -> predictions."""

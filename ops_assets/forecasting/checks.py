@@ -1,0 +1,134 @@
+"""Data-quality checks on the stored daily prices. The first three are blocking: a failure stops the run's
+features (and, later, training) for that partition. They look at each ticker's last
+``validation_window_sessions`` NYSE sessions up to the run's last partition."""
+
+from collections.abc import Callable
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from ops_assets.forecasting import validation
+from ops_assets.forecasting.assets import daily_prices
+from ops_assets.forecasting.ingest import read_stored
+from ops_assets.forecasting.settings import ForecastingSettings
+from ops_assets.forecasting.trading_calendar import sessions_before
+from resources.object_store import ObjectStore
+
+PARTITION_TAGS = ("dagster/asset_partition_range_end", "dagster/partition")
+
+
+def window_end(context: dg.AssetCheckExecutionContext, prices: pd.DataFrame) -> date | None:
+    """The run's last partition (one day or a backfill's range), else the last stored day."""
+    for tag in PARTITION_TAGS:
+        if value := context.run.tags.get(tag):
+            return date.fromisoformat(value)
+    return max(prices["day"]) if len(prices) else None
+
+
+def per_ticker(
+    context: dg.AssetCheckExecutionContext,
+    object_store: ObjectStore,
+    settings: ForecastingSettings,
+    rule: Callable[[pd.DataFrame, list[date]], object],
+) -> dict[str, object]:
+    """``rule(window_prices, window_sessions)`` for every ticker whose result is a finding (truthy)."""
+    findings = {}
+    for ticker in settings.tickers:
+        prices, _ = read_stored(object_store, ticker)
+        end = window_end(context, prices)
+        if end is None or not len(prices):
+            findings[ticker] = "no stored prices"
+            continue
+        # Sessions before the ticker's first stored day (a listing inside the window) are not missing.
+        first_day = min(prices["day"])
+        sessions = [s for s in sessions_before(end, settings.validation_window_sessions) if s >= first_day]
+        if not sessions:
+            findings[ticker] = f"no stored prices up to {end}"
+            continue
+        window = prices[(prices["day"] >= sessions[0]) & (prices["day"] <= sessions[-1])]
+        if finding := rule(window, sessions):
+            findings[ticker] = finding
+    return findings
+
+
+def result(findings: dict[str, object], what: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=not findings,
+        description=f"{what}: " + ("none" if not findings else ", ".join(sorted(findings))),
+        metadata={"findings": dg.MetadataValue.json({t: _jsonable(f) for t, f in findings.items()})},
+    )
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value if isinstance(value, int | float | str | None) else str(value)
+
+
+@dg.asset_check(asset=daily_prices, blocking=True, description="No session missing, none twice, in the window.")
+def sessions_complete(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    def rule(prices: pd.DataFrame, sessions: list[date]) -> object:
+        missing, duplicated = validation.missing_and_duplicate_sessions(prices, sessions)
+        return {"missing": missing[:20], "missing_count": len(missing), "duplicated": duplicated} if (
+            missing or duplicated
+        ) else None
+
+    return result(per_ticker(context, object_store, forecasting_settings, rule), "Tickers with gaps or repeats")
+
+
+@dg.asset_check(
+    asset=daily_prices,
+    blocking=True,
+    description="Every bar is possible: prices positive, low <= open, close <= high, volume >= 0.",
+)
+def bars_consistent(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    def rule(prices: pd.DataFrame, _sessions: list[date]) -> object:
+        return validation.inconsistent_bars(prices)
+
+    return result(per_ticker(context, object_store, forecasting_settings, rule), "Tickers with impossible bars")
+
+
+@dg.asset_check(
+    asset=daily_prices, blocking=True, description="No run of identical bars (a feed repeating a stale quote)."
+)
+def no_frozen_bars(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    length = forecasting_settings.frozen_run_length
+
+    def rule(prices: pd.DataFrame, _sessions: list[date]) -> object:
+        return validation.frozen_runs(prices, length)
+
+    return result(per_ticker(context, object_store, forecasting_settings, rule), "Tickers with frozen bars")
+
+
+@dg.asset_check(
+    asset=daily_prices,
+    description="Close-to-close jumps above the threshold, each with its likely cause (an unlisted split or a move).",
+)
+def jumps_explained(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    threshold = forecasting_settings.jump_threshold
+
+    def rule(prices: pd.DataFrame, _sessions: list[date]) -> object:
+        return [f"{j.day}: {j.change:+.1%} ({j.cause})" for j in validation.outsized_jumps(prices, threshold)]
+
+    findings = per_ticker(context, object_store, forecasting_settings, rule)
+    outcome = result(findings, "Tickers with outsized jumps")
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )
+
+
+forecasting_checks = [sessions_complete, bars_consistent, no_frozen_bars, jumps_explained]

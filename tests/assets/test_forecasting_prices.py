@@ -1,0 +1,138 @@
+"""daily_prices and price_features materialized with real local parts: the sample source, Yahoo's chart API
+played by a loopback server, the local object store; checks blocking the features when the data is bad."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ops_assets.forecasting import keys
+from ops_assets.forecasting.assets import forecasting_assets
+from ops_assets.forecasting.checks import forecasting_checks
+from ops_assets.forecasting.ingest import ingest_ticker, read_stored
+from ops_assets.forecasting.settings import ForecastingSettings
+from ops_assets.forecasting.storage import frame_from_parquet
+from ops_assets.forecasting.trading_calendar import sessions
+from resources.object_store import LocalObjectStore
+from resources.price_source import DailyBar, PriceHistory, YahooChartPriceSource
+from resources.sample_sources.prices import SAMPLE_PRICES_END, SAMPLE_UNKNOWN_TICKER, YahooChartSampleServer
+from resources.sample_sources.resources import SamplePriceSource
+
+DAY = SAMPLE_PRICES_END.isoformat()
+EVERYTHING = [*forecasting_assets, *forecasting_checks]
+
+
+def resources(data_dir: Path, source: object, tickers: list[str]) -> dict:
+    return {
+        "object_store": LocalObjectStore(root=str(data_dir / "objects")),
+        "price_source": source,
+        "forecasting_settings": ForecastingSettings(tickers=tickers, history_start_date="2024-01-02"),
+    }
+
+
+def run(res: dict, **kwargs: object) -> dg.ExecuteInJobResult:
+    return dg.materialize(EVERYTHING, resources=res, raise_on_error=False, **kwargs)
+
+
+@pytest.fixture
+def yahoo() -> Iterator[YahooChartSampleServer]:
+    with YahooChartSampleServer() as server:
+        yield server
+
+
+def test_a_session_is_fetched_checked_and_featurized(tmp_path: Path) -> None:
+    res = resources(tmp_path, SamplePriceSource(), ["AMZN"])
+    result = run(res, partition_key=DAY)
+
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    prices, _ = read_stored(res["object_store"], "AMZN")
+    assert prices["day"].tolist() == sessions(date(2024, 1, 2), SAMPLE_PRICES_END)
+    features = frame_from_parquet(res["object_store"].get_bytes(keys.features_key("AMZN")))
+    assert features["day"].max() == SAMPLE_PRICES_END
+    raw = keys.raw_key("AMZN", SAMPLE_PRICES_END, "sample", date(2024, 1, 2), SAMPLE_PRICES_END)
+    assert res["object_store"].exists(raw)
+    assert "year=2026/month=11/day=27" in raw
+
+
+def test_a_backfill_of_a_range_is_one_request_per_ticker(tmp_path: Path, yahoo: YahooChartSampleServer) -> None:
+    res = resources(
+        tmp_path, YahooChartPriceSource(base_url=yahoo.base_url, backoff_initial_seconds=0.01), ["AMZN", "MSFT"]
+    )
+    first, last = "2026-10-01", DAY
+    result = run(
+        res,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+
+    assert result.success
+    assert sorted(r.ticker for r in yahoo.requests) == ["AMZN", "MSFT"]
+    for ticker in ("AMZN", "MSFT"):
+        prices, _ = read_stored(res["object_store"], ticker)
+        assert prices["day"].max() == SAMPLE_PRICES_END
+
+
+def test_an_unknown_ticker_fails_alone_and_its_check_blocks_the_features(tmp_path: Path) -> None:
+    res = resources(tmp_path, SamplePriceSource(), ["AMZN", SAMPLE_UNKNOWN_TICKER])
+    result = run(res, partition_key=DAY)
+
+    prices = result.asset_materializations_for_node("daily_prices")[0].metadata
+    assert SAMPLE_UNKNOWN_TICKER in prices["failed_tickers"].value
+    assert "AMZN" in prices["tickers"].value
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["sessions_complete"].passed
+    assert SAMPLE_UNKNOWN_TICKER in checks["sessions_complete"].description
+    assert result.asset_materializations_for_node("price_features") == []  # blocked
+    assert not res["object_store"].exists(keys.features_key("AMZN"))
+
+
+def test_a_session_that_has_not_closed_is_refused(tmp_path: Path) -> None:
+    res = resources(tmp_path, SamplePriceSource(), ["AMZN"])
+    future = next(d for d in sessions(date.today(), date(2030, 1, 1)) if d > datetime.now(UTC).date())
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            forecasting_assets[:1], resources=res, partition_key=future.isoformat(), raise_on_error=False,
+            instance=instance,
+        )  # fmt: skip
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "New York time; its prices are not final before then" in failure.event_specific_data.error.message
+
+
+class ScriptedSource:
+    """A provider whose answers the test writes: the history it serves can change between calls."""
+
+    source = "scripted"
+    split_adjusted = False
+
+    def __init__(self, closes: dict[date, float]) -> None:
+        self.closes = closes
+
+    def daily_history(self, ticker: str, start: date, end: date) -> PriceHistory:
+        bars = tuple(
+            DailyBar(day, close, close * 1.01, close * 0.99, close, 1000.0)
+            for day, close in sorted(self.closes.items())
+            if start <= day <= end
+        )
+        return PriceHistory(ticker, bars, (), self.source, b"{}")
+
+
+def test_a_restatement_is_archived_and_reported_not_silently_overwritten(tmp_path: Path) -> None:
+    store = LocalObjectStore(root=str(tmp_path / "objects"))
+    days = sessions(date(2026, 11, 2), date(2026, 11, 13))
+    source = ScriptedSource({d: 100.0 + i for i, d in enumerate(days)})
+    ingest_ticker(store, source, "ACME", days[0], days[-1], refetch=5, history_start=days[0])
+    source.closes[days[-3]] = 50.0  # the provider restates one stored day
+
+    outcome = ingest_ticker(store, source, "ACME", days[-1], days[-1], refetch=5, history_start=days[0])
+
+    assert outcome.report.restated_days == [days[-3]]
+    superseded = list(store.list("forecasting/prices/_superseded/ACME/"))
+    assert len(superseded) == 1
+    old = frame_from_parquet(store.get_bytes(superseded[0].key))
+    assert old.loc[old["day"] == days[-3], "close"].item() == 100.0 + len(days) - 3
+    assert read_stored(store, "ACME")[0].loc[lambda f: f["day"] == days[-3], "close"].item() == 50.0
