@@ -11,15 +11,22 @@ Feeds are written by strangers, so nothing in one may stop the poll:
 
 - **The bytes are only ever parsed.** feedparser opens anything that looks like a path or URL (a body that
   is the text ``/dev/zero`` would be read until memory runs out), so it is handed an ``io.BytesIO``, which it
-  reads and never opens. Before that, control bytes and character references to characters XML forbids
-  (``&#0;``, ``&#xD800;``, ``&#x110000;``), which make feedparser itself raise, are removed from documents in
-  an ASCII-compatible encoding (UTF-16/32 documents are passed on untouched).
+  reads and never opens. Before that, control characters and character references to characters XML forbids
+  (``&#0;``, ``&#xD800;``, ``&#x110000;``), which make feedparser itself raise, are removed
+  (:func:`sanitize_document`): from the bytes of a document in an ASCII-compatible encoding, and from the text
+  of a UTF-16/32 document (told by its byte order mark or the NUL bytes of its first character), which is then
+  handed on re-encoded as UTF-8 with its XML declaration saying so. A declaration that names UTF-16/32 on
+  bytes that cannot be either is corrected too.
+- **At most** :data:`MAX_ITEMS_PER_FEED` **entries per document** are read, in feed order (feeds list the newest
+  first); the rest are skipped and counted (reason ``over the per-feed cap of 500``). Every poll writes in one
+  transaction, and the fetcher's 10 MB body limit alone would allow ~120,000 entries a minute.
 - **One bad item never costs the feed.** Each entry is read on its own; an entry that cannot be stored
   faithfully is *skipped* and counted by reason in :attr:`FeedRead.skipped` (its link is not a URL — a bad port,
   an unbalanced ``[`` —, it has no title and no summary, or it has a summary but no title, link or guid);
   anything unexpected while reading one entry skips that entry too (reason ``unreadable item (<error>)``).
 - **Defects that can be repaired are repaired and counted** in :attr:`FeedRead.repaired`: a publication time
-  more than :data:`FUTURE_TOLERANCE` after the poll's ``now`` is stored as ``now`` (the feed's own value stays
+  more than :data:`FUTURE_TOLERANCE` after the poll's ``now`` (timezone-aware; a naive ``now`` is refused with
+  ``ValueError`` rather than guessed to be UTC) is stored as ``now`` (the feed's own value stays
   in ``raw["published"]`` and the parsed one in ``raw["future_published_at"]``; a date past the year 9999
   counts as such a future date); a date that cannot be represented otherwise is dropped (``None``); titles
   longer than :data:`TITLE_MAX_CHARS` and summaries longer than :data:`SUMMARY_MAX_CHARS` are cut with an
@@ -32,6 +39,10 @@ Feeds are written by strangers, so nothing in one may stop the poll:
   the parser reported a problem (an undefined entity, an encoding mismatch) — unless the document is cut off
   before its root element closes. Only a body that is not a feed at all, or a broken one with no readable
   entry, raises :class:`FeedParseError`.
+- **Warnings are kept.** The parser's complaint about a document it could still read (cut off halfway, a wrong
+  encoding declaration, an undefined entity) is :attr:`FeedRead.warning`; :meth:`FeedRead.report` adds it to
+  what was skipped and repaired, and the ingest stores that in ``feed_state.last_error`` (the feed stays
+  ``ok``), so a feed cut off halfway does not look clean.
 
 Text is decoded exactly once
 ----------------------------
@@ -44,6 +55,16 @@ where the content is HTML**: Atom text constructs declared ``type="html"``/``"xh
 ``<title>Why &lt;blink&gt; died</title>`` stays ``Why <blink> died``, and a publisher that escaped its text
 once too often gets exactly one level removed (``&amp;amp;lt;b&amp;amp;gt;`` in the document becomes
 ``&amp;lt;b&amp;gt;``, not ``<b>``).
+
+The one exception is **CDATA in an RSS item's title**: publishers put HTML-escaped text there
+(``<title><![CDATA[Apple&#39;s &amp; Nvidia&#8217;s]]></title>``), which XML does not decode at all. Before
+parsing, :func:`unwrap_title_cdata` reads each such section as HTML once (character references decoded, tags
+removed, a ``<`` that starts no tag kept) and writes it back as XML-escaped text, so the title is
+``Apple's & Nvidia’s``, as the publisher meant, and ``<![CDATA[R&D <i>spend</i>]]>`` is ``R&D spend``. Text of
+the same title outside CDATA keeps its single XML decode. Note for stored items: a CDATA title stored before
+this rule kept its escapes (``Apple&#39;s``); for an item identified by link and title (no guid, or a
+permalink guid: its title is part of its ``event_uid``) the uid therefore changes once, and the item is stored
+(and classified) once more.
 
 How an item's identity (``event_uid``) is chosen
 -----------------------------------------------
@@ -72,6 +93,7 @@ the feeds says they are the same); same-story matching across sources is left to
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import io
 import re
@@ -89,6 +111,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 
 from ops_assets.news.text import ELLIPSIS, clean_json, clean_text, truncate
+from ops_assets.timekeeping import require_aware
 
 TRACKING_PARAMS = frozenset(
     {
@@ -132,6 +155,10 @@ LINK_MAX_CHARS = 4_096
 """Longest link accepted; an item whose link is longer is skipped (a cut link points nowhere)."""
 DERIVED_TITLE_MAX_CHARS = 160
 """Longest title made from a summary's first sentence (for items that have none)."""
+MAX_ITEMS_PER_FEED = 500
+"""Most entries read from one document, in feed order (feeds list the newest first); the rest are skipped and
+counted. A poll runs every minute and writes in one transaction: a 10 MB body could otherwise hold ~120,000
+entries."""
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far after the poll's ``now`` a publication time may be (clock skew) before it is stored as ``now``."""
 
@@ -140,6 +167,14 @@ SKIP_INVALID_LINK = "link is not a valid URL"
 SKIP_LONG_LINK = f"link longer than {LINK_MAX_CHARS} characters"
 SKIP_EMPTY = "no title and no summary"
 SKIP_NO_IDENTITY = "summary only, with no title, link or guid"
+
+
+def skip_over_cap(cap: int) -> str:
+    """The skip reason of entries past the per-feed cap (:data:`MAX_ITEMS_PER_FEED` unless told otherwise)."""
+    return f"over the per-feed cap of {cap}"
+
+
+SKIP_OVER_CAP = skip_over_cap(MAX_ITEMS_PER_FEED)
 FIXED_FUTURE_DATE = "future publication time set to the poll time"
 FIXED_BAD_DATE = "unreadable publication time dropped"
 FIXED_TITLE_FROM_SUMMARY = "title taken from the summary"
@@ -159,6 +194,27 @@ _SKIP_TAGS = frozenset({"script", "style", "noscript"})
 # Bytes XML 1.0 never allows (C0 controls other than tab, newline, carriage return).
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D))
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+_TEXT_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+# Characters XML 1.0 never allows (in a decoded UTF-16/32 document, or in text written back into one).
+_FORBIDDEN_TEXT_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Byte order marks, UTF-32 first (its little-endian mark starts with UTF-16's).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+_DECLARED_ENCODING = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml\b[^>]*?"
+    rb"""(?P<attribute>\s+encoding\s*=\s*(?P<quote>["'])(?P<value>[^"'<>?]*)(?P=quote))"""
+)
+_WIDE_NAME = re.compile(rb"(?:utf-?(?:16|32)|ucs-?[24]|unicode)", re.IGNORECASE)
+# What unwrap_title_cdata needs to see: CDATA sections and comments (opaque), <item> and <title> tags.
+_MARKUP_TOKEN = re.compile(
+    rb"<!\[CDATA\[(?P<cdata>.*?)(?P<closed>\]\]>|\Z)|<!--.*?(?:-->|\Z)"
+    rb"|<(?P<close>/)?(?P<name>item|title)(?=[\s/>])[^>]*?(?P<empty>/)?>",
+    re.DOTALL,
+)
 _ROOT_END = re.compile(rb"</\s*(?:[A-Za-z][\w.-]*:)?(?:rss|feed|rdf|channel)\s*>", re.IGNORECASE)
 
 
@@ -196,11 +252,13 @@ class FeedRead:
     items: list[NewsItem]
     """The stored-to-be items, in feed order (not deduplicated)."""
     skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    """Entries not turned into items, counted by reason (``SKIP_*`` values or ``unreadable item (...)``)."""
+    """Entries not turned into items, counted by reason (``SKIP_*`` values, :func:`skip_over_cap` for those past
+    the per-feed cap, or ``unreadable item (...)``)."""
     repaired: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Items stored after a repair, counted by kind (``FIXED_*`` values)."""
     warning: str | None = None
-    """The parser's complaint about a document it could still read (``None`` when it had none)."""
+    """The parser's complaint about a document it could still read (``None`` when it had none); part of
+    :meth:`report`, so it reaches ``feed_state.last_error``."""
 
     @property
     def skipped_count(self) -> int:
@@ -218,6 +276,16 @@ class FeedRead:
         if not parts:
             return None
         return f"feed {self.feed_name} was read with problems: " + ", ".join(parts)
+
+    def report(self) -> str | None:
+        """``feed_state.last_error`` of a feed that was read: :meth:`problems`, then the parser's
+        :attr:`warning` (a document cut off halfway, a wrong encoding declaration...); ``None`` when there was
+        neither."""
+        problems = self.problems()
+        if self.warning is None:
+            return problems
+        warned = f"the feed parser warned: {self.warning} (the items it could read were kept)"
+        return f"{problems}; {warned}" if problems else f"feed {self.feed_name} was read, but {warned}"
 
 
 class FeedParseError(ValueError):
@@ -421,52 +489,184 @@ def _xml_char_allowed(codepoint: int) -> bool:
     )
 
 
-def _drop_bad_char_ref(match: re.Match[bytes]) -> bytes:
-    hex_digits, dec_digits = match.group(1), match.group(2)
-    digits = (hex_digits or dec_digits).lstrip(b"0") or b"0"
+def _allowed_char_ref(hex_digits: str | bytes | None, dec_digits: str | bytes | None) -> bool:
+    written = hex_digits or dec_digits or "0"
+    digits = (written.decode("ascii") if isinstance(written, bytes) else written).lstrip("0") or "0"
     if len(digits) > 8:  # far beyond U+10FFFF (and int() of a huge digit string is refused anyway)
-        return b""
-    return match.group(0) if _xml_char_allowed(int(digits, 16 if hex_digits else 10)) else b""
+        return False
+    return _xml_char_allowed(int(digits, 16 if hex_digits else 10))
 
 
-def _wide_encoding(body: bytes) -> bool:
-    """UTF-16/32 (BOM, or a NUL among the first bytes of ``<?xml``): NUL bytes are part of the text there."""
+def _drop_bad_char_ref(match: re.Match[bytes]) -> bytes:
+    return match.group(0) if _allowed_char_ref(match.group(1), match.group(2)) else b""
+
+
+def _drop_bad_text_char_ref(match: re.Match[str]) -> str:
+    return match.group(0) if _allowed_char_ref(match.group(1), match.group(2)) else ""
+
+
+def _wide_codec(body: bytes) -> tuple[str, int] | None:
+    """``(codec, BOM length)`` of a UTF-16/32 document, ``None`` for an ASCII-compatible one.
+
+    A byte order mark decides; without one, the pattern of NUL bytes around the first character (``<`` or
+    whitespace, which XML requires) tells the width and the byte order (XML 1.0, appendix F).
+    """
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return codec, len(bom)
     head = body[:4]
-    return head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or (len(head) >= 2 and 0 in head[:2])
+    if len(head) < 4:
+        return None
+    if head[:3] == b"\0\0\0" and head[3]:
+        return "utf-32-be", 0
+    if head[1:] == b"\0\0\0" and head[0]:
+        return "utf-32-le", 0
+    if head[0] == 0 and head[2] == 0 and head[1] and head[3]:
+        return "utf-16-be", 0
+    if head[1] == 0 and head[3] == 0 and head[0] and head[2]:
+        return "utf-16-le", 0
+    return None
+
+
+def _declared_encoding(document: bytes) -> re.Match[bytes] | None:
+    return _DECLARED_ENCODING.match(document)
+
+
+def _declare(document: bytes, encoding: bytes | None) -> bytes:
+    """``document`` with its XML declaration's ``encoding`` set to ``encoding`` (removed when ``None``);
+    unchanged when it declares none."""
+    match = _declared_encoding(document)
+    if match is None:
+        return document
+    if encoding is None:
+        return document[: match.start("attribute")] + document[match.end() :]
+    return document[: match.start("value")] + encoding + document[match.end("value") :]
 
 
 def sanitize_document(body: bytes) -> bytes:
-    """The feed's bytes minus what makes feedparser raise instead of parse: C0 control bytes XML forbids and
-    character references to characters XML forbids (``&#0;``, ``&#xD800;``, ``&#x110000;``...).
+    """The feed's bytes minus what makes feedparser raise instead of parse: control characters and character
+    references to characters XML forbids (``&#0;``, ``&#xD800;``, ``&#x110000;``...).
 
-    Only for ASCII-compatible encodings (UTF-8, Latin-1, Windows-125x, Shift_JIS, GBK...: a byte below 0x20 is
-    always that control character there); UTF-16/32 documents are returned unchanged.
+    - **UTF-16/32** (a byte order mark, or the NUL bytes of a wide encoding around the first character): the
+      document is decoded to text (undecodable sequences become U+FFFD), cleaned, and re-encoded as UTF-8 with
+      its XML declaration saying ``utf-8`` — so one bad item cannot cost the feed in these encodings either.
+    - **ASCII-compatible encodings** (UTF-8, Latin-1, Windows-125x, Shift_JIS, GBK...: a byte below 0x20 is
+      always that control character there): control bytes and bad references are removed from the bytes; a
+      declaration that names UTF-16/32 (which such bytes cannot be) is corrected to ``utf-8`` when the bytes
+      are UTF-8, and removed otherwise (feedparser then guesses as for an undeclared document).
     """
-    if _wide_encoding(body):
-        return body
+    wide = _wide_codec(body)
+    if wide is not None:
+        codec, bom = wide
+        text = body[bom:].decode(codec, errors="replace")
+        text = _FORBIDDEN_TEXT_CHARS.sub("", text)
+        if "&#" in text:
+            text = _TEXT_CHAR_REF.sub(_drop_bad_text_char_ref, text)
+        return _declare(text.encode("utf-8"), b"utf-8")
     body = body.translate(None, _CONTROL_BYTES)
-    return _CHAR_REF.sub(_drop_bad_char_ref, body) if b"&#" in body else body
+    if b"&#" in body:
+        body = _CHAR_REF.sub(_drop_bad_char_ref, body)
+    declared = _declared_encoding(body)
+    if declared is not None and _WIDE_NAME.match(declared.group("value")):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _declare(body, None)
+        return _declare(body, b"utf-8")
+    return body
 
 
-def read_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> FeedRead:
+def _html_text(value: str) -> str:
+    """HTML to text, decoding once (tags removed, references decoded); whitespace kept as it is."""
+    parser = _TextExtractor()
+    parser.feed(value)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _title_cdata_as_text(section: bytes, codec: str) -> bytes | None:
+    """A title's CDATA section (its content, in the document's ``codec``) as XML-escaped plain text, or
+    ``None`` when the content cannot be decoded (then it is left as it is)."""
+    try:
+        text = section.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    plain = _FORBIDDEN_TEXT_CHARS.sub("", _html_text(text))
+    escaped = plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.encode(codec, errors="xmlcharrefreplace")
+
+
+def unwrap_title_cdata(document: bytes) -> bytes:
+    """``document`` with every CDATA section inside the ``<title>`` of an RSS ``<item>`` replaced by its text,
+    XML-escaped: ``<title><![CDATA[AT&amp;T <b>wins</b>]]></title>`` becomes ``<title>AT&amp;T wins</title>``.
+
+    Publishers put HTML-escaped text in CDATA, so the section is read as HTML once (character references
+    decoded, tags removed, a ``<`` that starts no tag kept) and written back as the plain text it stands for;
+    the parser's one XML decode then gives exactly that text. Text outside CDATA, other elements, Atom entries
+    and channel titles are left alone. Sections are decoded in the declared encoding (UTF-8 when none is
+    declared, as after :func:`sanitize_document` for UTF-16/32); one that does not decode is left as it is.
+    """
+    if b"<![CDATA[" not in document:
+        return document
+    declared = _declared_encoding(document)
+    codec = declared.group("value").decode("ascii", errors="replace") if declared else "utf-8"
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        codec = "utf-8"
+    pieces: list[bytes] = []
+    done = 0
+    items = 0
+    in_title = False
+    for token in _MARKUP_TOKEN.finditer(document):
+        name = token.group("name")
+        if name is None:  # a CDATA section or a comment
+            section = token.group("cdata")
+            if items and in_title and section is not None and token.group("closed"):
+                text = _title_cdata_as_text(section, codec)
+                if text is not None:
+                    pieces += [document[done : token.start()], text]
+                    done = token.end()
+            continue
+        if token.group("empty"):
+            continue
+        closing = bool(token.group("close"))
+        if name == b"item":
+            items = max(0, items - 1) if closing else items + 1
+            in_title = False
+        elif items:
+            in_title = not closing
+    if not pieces:
+        return document
+    pieces.append(document[done:])
+    return b"".join(pieces)
+
+
+def read_feed(
+    feed_name: str, body: bytes, *, now: datetime | None = None, max_items: int = MAX_ITEMS_PER_FEED
+) -> FeedRead:
     """Parse an RSS 2.0 / Atom document (bytes) into a :class:`FeedRead`: items in feed order (not
     deduplicated), plus what was skipped and repaired (see the module docstring).
 
     Only the bytes are parsed: feedparser gets an ``io.BytesIO``, never a string or bytes it could take for a
-    path or URL, so it never opens or fetches anything. ``now`` (the poll's time) enables the clamping of
-    future publication times. A feed with problems but readable entries (truncated XML, a wrong encoding
-    declaration) yields what it could read; a feed with no entries yields no items. Raises
+    path or URL, so it never opens or fetches anything. ``now`` (the poll's time, timezone-aware: a naive one
+    raises ``ValueError``) enables the clamping of future publication times. Only the first ``max_items``
+    entries are read (feeds list the newest first); the rest are counted as skipped. A feed with problems but
+    readable entries (truncated XML, a wrong encoding declaration) yields what it could read, with the
+    parser's complaint in :attr:`FeedRead.warning`; a feed with no entries yields no items. Raises
     :class:`FeedParseError` when the body is not a feed at all, or is broken with no entry readable.
     """
     if not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(f"parse_feed expects the feed's bytes, got {type(body).__name__}")
-    body = bytes(body)
-    if now is not None and now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    if now is not None:
+        require_aware(now, "now")
+    if max_items < 1:
+        raise ValueError(f"max_items must be at least 1, got {max_items}")
+    document = unwrap_title_cdata(sanitize_document(bytes(body)))
     # A stream, never bytes or str: feedparser would open those as a path or URL. Its HTML sanitiser and URI
     # rewriting stay off: they re-serialise text it merely guesses is HTML ("AT&T" -> "AT&amp;T"), so values
     # would no longer be the document's text. Markup is only ever reduced to plain text here.
-    parsed = feedparser.parse(io.BytesIO(sanitize_document(body)), sanitize_html=False, resolve_relative_uris=False)
+    parsed = feedparser.parse(io.BytesIO(document), sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -477,14 +677,14 @@ def read_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> Fe
                 raise FeedParseError(
                     feed_name,
                     f"feed {feed_name} could not be parsed and no items were readable ({warning}); first bytes: "
-                    f"{_preview(body)!r}. Check that the feed URL still serves a feed (it may be an error page).",
+                    f"{_preview(document)!r}. Check that the feed URL still serves a feed (it may be an error page).",
                 )
             raise FeedParseError(
                 feed_name,
                 f"feed {feed_name} answered something that is not an RSS or Atom feed; first bytes: "
-                f"{_preview(body)!r}. Check that the feed URL still serves a feed.",
+                f"{_preview(document)!r}. Check that the feed URL still serves a feed.",
             )
-        if problem is not None and not _ROOT_END.search(body):
+        if problem is not None and not _ROOT_END.search(document):
             raise FeedParseError(
                 feed_name,
                 f"feed {feed_name} sent a feed cut off before its end with no readable item ({warning}); "
@@ -496,6 +696,9 @@ def read_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> Fe
     items: list[NewsItem] = []
     skipped: Counter[str] = Counter()
     repaired: Counter[str] = Counter()
+    if len(entries) > max_items:
+        skipped[skip_over_cap(max_items)] = len(entries) - max_items
+        entries = entries[:max_items]
     for entry in entries:
         fixes: list[str] = []
         try:
@@ -511,9 +714,11 @@ def read_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> Fe
     return FeedRead(feed_name, items, MappingProxyType(dict(skipped)), MappingProxyType(dict(repaired)), warning)
 
 
-def parse_feed(feed_name: str, body: bytes, *, now: datetime | None = None) -> list[NewsItem]:
+def parse_feed(
+    feed_name: str, body: bytes, *, now: datetime | None = None, max_items: int = MAX_ITEMS_PER_FEED
+) -> list[NewsItem]:
     """The items of :func:`read_feed` (what was skipped or repaired is not reported; use :func:`read_feed`)."""
-    return read_feed(feed_name, body, now=now).items
+    return read_feed(feed_name, body, now=now, max_items=max_items).items
 
 
 def _link(value: str | None) -> str | None:

@@ -12,10 +12,12 @@ One feed never stops the others, and one item never stops its feed:
   exception of any kind, not only :class:`~ops_assets.news.feeds.FeedParseError`) is recorded in
   ``feed_state`` with ``last_status = 'error'`` and an ``last_error`` that says what to check, and keeps its
   old validators so the next poll reads it again;
-- a feed that was read but had entries skipped (a link that is not a URL, an entry with nothing in it...) or
-  repaired (a future publication time set to the poll time, an over-long title cut...) is ``ok``; its
-  :class:`FeedOutcome` counts them (``skipped``, ``skip_reasons``, ``repaired``, ``future_dated``) and
-  ``feed_state.last_error`` says what happened (``NULL`` when nothing did). See ``ops_assets.news.feeds``.
+- a feed that was read but had entries skipped (a link that is not a URL, an entry with nothing in it, entries
+  past the per-feed cap of :data:`~ops_assets.news.feeds.MAX_ITEMS_PER_FEED`...), entries repaired (a future
+  publication time set to the poll time, an over-long title cut...) or a parser warning (a document cut off
+  halfway, a wrong encoding declaration) is ``ok``; its :class:`FeedOutcome` counts them (``skipped``,
+  ``skip_reasons``, ``repaired``, ``future_dated``, ``warning``) and ``feed_state.last_error`` says what
+  happened (``NULL`` when nothing did). See ``ops_assets.news.feeds``.
 
 Every string written (titles, summaries, links, each string of the ``raw`` payload, the feed state's
 validators and messages) goes through :func:`ops_assets.news.text.clean_text` once more at this boundary, so
@@ -41,6 +43,7 @@ from ops_assets.news.feeds import (
     read_feed,
 )
 from ops_assets.news.text import clean_json, clean_text, truncate
+from ops_assets.timekeeping import require_aware
 from resources.central_schema import SqlStore, feed_state, inbound_events_raw
 
 logger = logging.getLogger(__name__)
@@ -65,13 +68,16 @@ class FeedOutcome:
     items: int = 0
     """Items read from the feed this poll (before deduplication; new or not)."""
     error: str | None = None
-    """Why the feed failed (status ``error``), or what was skipped/repaired in a feed that was read."""
+    """Why the feed failed (status ``error``), or, for a feed that was read, what was skipped or repaired and
+    the parser's warning (:meth:`~ops_assets.news.feeds.FeedRead.report`); ``feed_state.last_error``."""
     skipped: int = 0
     """Entries of the feed that were not stored (see ``skip_reasons``)."""
     skip_reasons: dict[str, int] = field(default_factory=dict)
     """``skipped`` by reason (``"link is not a valid URL": 2``...)."""
     repaired: dict[str, int] = field(default_factory=dict)
     """Items stored after a repair, by kind (``"future publication time set to the poll time": 1``...)."""
+    warning: str | None = None
+    """The feed parser's complaint about a document it could still read (also in ``error``)."""
 
     @property
     def future_dated(self) -> int:
@@ -158,21 +164,23 @@ def _poll_one(
             "tell its publisher; the next poll tries again."
         )
         return FeedOutcome(feed.name, "error", error=_message(error)), fetched, []
-    problems = read.problems()
+    report = read.report()
     outcome = FeedOutcome(
         feed.name,
         "ok",
         items=len(read.items),
-        error=_message(problems) if problems else None,
+        error=_message(report) if report else None,
         skipped=read.skipped_count,
         skip_reasons=dict(read.skipped),
         repaired=dict(read.repaired),
+        warning=_message(read.warning) if read.warning else None,
     )
     return outcome, fetched, read.items
 
 
 def poll_feeds(store: SqlStore, fetcher: Fetcher, feeds: Sequence[FeedConfig], *, now: datetime) -> IngestSummary:
-    """Poll every feed once and store new items; see the module docstring."""
+    """Poll every feed once and store new items; see the module docstring. ``now`` must be timezone-aware."""
+    require_aware(now, "now")
     with store.connect() as conn:
         previous = {row.feed_name: row for row in conn.execute(sa.select(feed_state)).all()}
 

@@ -25,9 +25,12 @@ What counts as naming a ticker
 5. **Bare symbols in capitals** (``AXQT shares rise``), but only for symbols of at least three characters
    that are not word-like (:attr:`TickerUniverse.word_like`, by default :data:`DEFAULT_WORD_LIKE`: English
    words and abbreviations such as ``NOW``, ``IT``, ``ALL``, ``APP``, ``ARM``, ``TEAM``, ``POOL``, ``POST``,
-   ``DOW``, ``ICE``...). Those are ordinary words in headlines ("IT spending", "the APP", "shares rise NOW"),
-   so they are only accepted through rules 1-3, where the writer marked them as tickers. A company *name*
-   (rule 4) is evidence in its own right: "Nowlane Software" names ``NOW`` even though the word "now" does not.
+   ``DOW``, ``ICE``, and S&P 500 symbols such as ``CRM``, ``CMS``, ``NWS``, ``PSA``, ``RTX``, ``TKO``...).
+   Those are ordinary words in headlines ("IT spending", "the APP", "shares rise NOW", "CMS proposes a
+   Medicare rule"), so they are only accepted through rules 1-3, where the writer marked them as tickers. A
+   company *name* (rule 4) is evidence in its own right: "Nowlane Software" names ``NOW`` even though the word
+   "now" does not. A bare symbol right before a place word is the place ("PNC Park"), and one that spells its
+   company's name is judged as the name (below).
 
 Company names
 -------------
@@ -42,22 +45,51 @@ a name**:
   lower-cased title) case says nothing: there, distinctive names still match ("NVIDIA BEATS", "axqt holdings
   rises") but ambiguous ones (next point) do not, unless a legal suffix follows ("SHELL PLC").
 - **Ambiguous names** (:data:`AMBIGUOUS_NAMES`: ``Apple``, ``Shell``, ``Visa``, ``Amazon``, ``Meta``,
-  ``Oracle``, ``Arm``, ``Ford``...): everyday words that, written as a name in business news, are nearly
-  always the company. They match only as described above, and never inside a common phrase of
-  :data:`COMMON_PHRASES` ("Apple pie", "Shell out", "Student Visa rules", "Amazon rainforest", "Meta-analysis",
-  "the Oracle of Omaha") — which is what protects sentence starts and Title Case headlines, where case cannot.
+  ``Oracle``, ``Arm``, ``Ford``, ``Mohawk``, ``Gilead``, ``Waste Management``, ``Best Buy``...): everyday
+  words that, written as a name in business news, are nearly always the company. They match only as described
+  above, and never inside a common phrase of :data:`COMMON_PHRASES` ("Apple pie", "Shell out", "Student Visa
+  rules", "Amazon rainforest", "Meta-analysis", "the Oracle of Omaha", "Mohawk haircut").
+- **Sentence starts.** At the start of a headline, sentence or line (after ``.``, ``!``, ``?``, ``:``, ``;``, a
+  line break or a spaced dash) case cannot tell a name from a word: "Visa delays strand students", "Waste
+  Management tips for a greener kitchen". There an ambiguous name counts only with a second sign that a
+  company is meant: a legal suffix ("Visa Inc."), a possessive or ``.com`` ("Alphabet's Waymo",
+  "Amazon.com"), a business word of :data:`BUSINESS_WORDS` (shares, stock, earnings, revenue, CEO, reports,
+  beats, misses, raises, cuts...) within :data:`BUSINESS_WORD_REACH` words ("Visa shares rise", "Oracle cloud
+  revenue jumps"), ``to``/``will`` and a verb of :data:`CORPORATE_VERBS` ("Meta to spend", "Intel to cut"), a
+  capitalised word right after it in a sentence that is not Title Case ("Amazon Web Services outage"), or
+  another company named in the same sentence ("Apple and Microsoft lead gains"). An explicit form (cashtag,
+  exchange tag, ``(TICKER)``) counts on its own, as always.
+- **Places.** :data:`PLACE_NAMES` ("Iron Mountain", "State Street", "Charles River") need such a sign
+  anywhere, not only at a sentence start ("Iron Mountain hike reopens" names nothing; "Shares of Iron
+  Mountain rose" names ``IRM``). Any name followed by a capitalised place or venue word of
+  :data:`PLACE_WORDS` is that place, not the company ("Globe Life Field", "Oracle Park", "Capital One Arena",
+  "PPG Paints Arena", "Mohawk Nation"; a bare symbol too: "PNC Park"), and so is ``the <name> at|of
+  <Capitalised>`` ("the Oracle at Delphi", "the Nvidia of Europe").
+- **People.** A name right after a given name of :data:`GIVEN_NAMES` or an honorific of :data:`HONORIFICS` is
+  a surname ("Paris Hilton", "Greg Abbott", "Governor Abbott", "Bill O'Reilly"), except the brands of
+  :data:`BRANDS_WITH_A_GIVEN_NAME` ("John Deere"); a one-word name that is itself a given name, followed by a
+  capitalised word that is not a business word, is a person ("Otis Redding", "Lennox Lewis"; "Otis wins a
+  contract" still names ``OTIS``). A bare symbol that spells its company's name is judged as that name ("OTIS
+  REDDING").
 - **Never alone** (:data:`COMMON_WORD_NAMES`, plus the universe's word-like symbols that are not ambiguous
   names): a shortened name that is a plain word or phrase too common to ever trust on its own (``Target``,
-  ``Pool``, ``Post``, ``Block``, ``Match``, ``Booking``, ``Nasdaq``, ``Dow``, ``Palo Alto``...) is used only
-  when a legal suffix follows it in the text ("Target Corp", "Pool Corp", "Post Holdings", "Block Inc"), and
-  longer names that contain it are unaffected ("Palo Alto Networks", "General Motors").
+  ``Pool``, ``Post``, ``Block``, ``Match``, ``Booking``, ``Nasdaq``, ``Dow``, ``Palo Alto``, ``Cincinnati``,
+  ``SBA``...) is used only when a legal suffix follows it in the text ("Target Corp", "Pool Corp", "Post
+  Holdings", "Block Inc"), and longer names that contain it are unaffected ("Palo Alto Networks", "General
+  Motors", "Cincinnati Financial").
+- A legal suffix right after a name settles it: the place, person and sentence-start rules do not apply
+  ("Globe Life Inc").
 - Nothing shorter than two characters is a name. A shortened name shared by two companies is ambiguous and
   dropped; one shared by share classes of the same company (``Alphabet`` for ``GOOGL`` and ``GOOG``) names
   every class.
 
-The lists are sized for a real universe (S&P 500 / Nasdaq-100 and the like): extend them when a new holding's
-name is an everyday word (an unknown word-like name is still protected by the case rule, but not at the start
-of a sentence or in a Title Case headline).
+The lists are sized for a real universe (S&P 500 / Nasdaq-100 and the like; tested on ~500 S&P 500 holdings
+against ordinary headlines about sports, celebrities, weather, travel, politics and food): extend them when a
+new holding's name is an everyday word, a place or a first name. Known gaps: an everyday-word name not on the
+lists is guarded only by the case rule, and an ambiguous name in the *middle* of a Title Case headline ("Why
+Students Face Visa Delays") is judged by case alone (the phrases still apply); some real mentions are given
+up for precision ("Otis Elevator" reads as a person, "Apple Park" as a place, a headline-start "Visa" with no
+business word is not counted).
 
 Speed: everything that depends on the universe (symbol lookup tables, one compiled regex per rule, the
 company-name regex built as a character trie) is built once per :class:`TickerUniverse` instance and cached on
@@ -68,6 +100,7 @@ universe of thousands of symbols). Reuse the universe object across items.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -76,9 +109,17 @@ from typing import Any
 
 __all__ = [
     "AMBIGUOUS_NAMES",
+    "BRANDS_WITH_A_GIVEN_NAME",
+    "BUSINESS_WORDS",
+    "BUSINESS_WORD_REACH",
     "COMMON_PHRASES",
     "COMMON_WORD_NAMES",
+    "CORPORATE_VERBS",
     "DEFAULT_WORD_LIKE",
+    "GIVEN_NAMES",
+    "HONORIFICS",
+    "PLACE_NAMES",
+    "PLACE_WORDS",
     "TickerUniverse",
     "company_name_from_description",
     "extract_tickers",
@@ -106,6 +147,11 @@ DEFAULT_WORD_LIKE: frozenset[str] = frozenset(
         *("TV", "UK", "USD", "EUR", "GBP", "M&A", "Q1", "Q2", "Q3", "Q4"),
         *("API", "ATH", "ATM", "BTC", "CTO", "DOJ", "ECB", "ETH", "FOMC", "FTC", "FY", "GPU", "IMF", "IRS", "LLC"),
         *("NATO", "NFT", "OPEC", "PMI", "REIT", "SPAC", "WHO", "YOY", "YTD"),
+        # S&P 500 symbols that are acronyms or words in their own right ("RTX 5090", "CRM software", "NWS
+        # warning", "PSA:", "TKO", "COP summit", "AES encryption", "CMS proposes", "ROBIN HOOD", "TECH STOCKS").
+        *("AES", "AMT", "CMS", "CNC", "COIN", "COP", "CPT", "CRM", "EMR", "ERIE", "EXE", "GIS", "HAL", "HOOD"),
+        *("IEX", "KEYS", "MLM", "MOS", "MRNA", "MTD", "NWS", "PKG", "PNW", "PSA", "REG", "ROK", "RTX", "TECH"),
+        *("TKO", "URI"),
     }
 )
 """Symbols that are also ordinary words or abbreviations: accepted only from explicit ticker forms
@@ -128,6 +174,9 @@ COMMON_WORD_NAMES: frozenset[str] = frozenset(
         *("rockwell", "ross", "snowflake", "southern", "southwest", "stanley", "tapestry", "texas", "travelers"),
         *("tyler", "tyson", "union", "vertex", "cadence", "vulcan", "waters", "west", "williams", "zebra", "zoom"),
         *("align", "campbell", "corning", "jacobs", "strategy"),
+        # ... and S&P 500 ones: cities, agencies and plain words ("Cincinnati Bengals", "SBA loans", "Expand
+        # your garden").
+        *("cincinnati", "expand", "sba", "centerpoint"),
     }
 )
 """Company names (after their suffixes are removed) that are everyday words, places or common surnames: "a
@@ -135,15 +184,24 @@ kilo of gold" is not about Kilo Group Inc, "the Post" is not Post Holdings. Neve
 longer forms are). Compared case-insensitively; the universe's word-like symbols are added to it (except
 those in :data:`AMBIGUOUS_NAMES`)."""
 
+PLACE_NAMES: frozenset[str] = frozenset({"iron mountain", "state street", "charles river"})
+"""Names that are also places ("a hike up Iron Mountain", "the parade on State Street", "rowing on the Charles
+River"): treated as :data:`AMBIGUOUS_NAMES`, and counted *anywhere* only with a business signal (see
+:data:`BUSINESS_WORDS`). Compared case-insensitively."""
+
 AMBIGUOUS_NAMES: frozenset[str] = frozenset(
     {
         *("adobe", "alphabet", "amazon", "apple", "arm", "caterpillar", "chevron", "ford", "intel", "lucid"),
         *("meta", "micron", "nike", "oracle", "shell", "snap", "tesla", "uber", "visa", "workday"),
+        # S&P 500 names that are everyday words, peoples, places or product lines too.
+        *("best buy", "cognizant", "gilead", "mohawk", "rtx", "waste management"),
+        *PLACE_NAMES,
     }
 )
 """Shortened names that are everyday words but, written as a name in business news, nearly always mean the
-company: used only in mixed-case text where written with a capital (or before a legal suffix), and never
-inside one of :data:`COMMON_PHRASES`. Compared case-insensitively."""
+company: used only in mixed-case text where written with a capital (or before a legal suffix), never inside
+one of :data:`COMMON_PHRASES`, and at the start of a headline or sentence only with a second sign of a company
+(see the module docstring, "Sentence starts"). Compared case-insensitively."""
 
 _VISA_KINDS = (
     r"student|work|tourist|travel|golden|entry|exit|transit|business|investor|h-?1b|o-1|l-1|f-1|j-1|e-2|eb-5"
@@ -152,7 +210,7 @@ _VISA_KINDS = (
 _VISA_THINGS = (
     r"applications?|applicants?|requirements?|rules?|polic(?:y|ies)|bans?|waivers?|holders?|programs?"
     r"|programmes?|schemes?|restrictions?|overstays?|interviews?|sponsorships?|lottery|extensions?|renewals?"
-    r"|processing|backlogs?|appointments?|categor(?:y|ies)|caps?|free|on arrival|denials?|stamps?"
+    r"|processing|backlogs?|appointments?|categor(?:y|ies)|caps?|free|on arrival|denials?|stamps?|bulletins?"
 )
 COMMON_PHRASES: tuple[str, ...] = (
     # apple
@@ -222,9 +280,131 @@ COMMON_PHRASES: tuple[str, ...] = (
     r"(?:a|the|typical|average|normal|long|full|eight-hour|8-hour|four-day|4-day|shorter|longer) workdays?",
     r"workday (?:routines?|hours|schedules?|commutes?|lunch)",
     r"caterpillars? (?:to|into) (?:a )?butterfl(?:y|ies)",
+    # S&P 500 names inside other names and phrases
+    r"mohawk (?:haircuts?|hairstyles?|hair|cuts?|tribes?|people|peoples|language|warriors?|ironworkers|nation"
+    r"|valley|river|territory|council|community|communities|elders?|college)",
+    r"(?:a|his|her|their|the) mohawks?",
+    r"(?:republic|balm|land|commander|aunts?) of gilead",
+    r"rtx ?\d{3,4}(?: ?ti| super)?",
+    r"(?:on|along|down|up|off|near|across) state street",
+    r"(?:on|along|across|the|rowing|banks of the) charles river",
+    r"(?:up|on|atop|climb(?:ing)?|hik(?:e|ing) up|summit of) iron mountain",
+    r"waste management phoenix open",
+    r"waste management (?:tips|ideas|advice|hacks|plans?|problems?|crisis|policy|policies|course|degree)",
+    r"cognizant of",
+    r"hilton head",
+    r"dolby atmos",
+    r"arista records",
+    r"valero texas open",
+    r"abbott (?:elementary|and costello)",
 )
-"""Phrases (regular expressions, case-insensitive; a space matches any run of spaces or hyphens) in which an
-:data:`AMBIGUOUS_NAMES` word is an ordinary word, not the company: a name match inside one is ignored."""
+"""Phrases (regular expressions, case-insensitive; a space matches any run of spaces or hyphens) in which a
+company name is an ordinary word or part of another name, not the company: a name match inside one is
+ignored (any name, though the list is written for :data:`AMBIGUOUS_NAMES` and a few others)."""
+
+BUSINESS_WORDS: frozenset[str] = frozenset(
+    {
+        *("shares", "share", "stock", "stocks", "earnings", "revenue", "revenues", "sales", "profit", "profits"),
+        *("margin", "margins", "quarter", "quarterly", "results", "guidance", "outlook", "forecast", "forecasts"),
+        *("dividend", "dividends", "buyback", "buybacks", "ceo", "cfo", "chief", "executives", "board", "investors"),
+        *("analysts", "valuation", "ipo", "deal", "deals", "merger", "acquisition", "takeover", "stake", "bid"),
+        *("contract", "contracts", "layoffs", "stores", "store", "customers", "subscribers", "deliveries"),
+        *("shipments", "orders", "bonds", "debt", "lawsuit", "antitrust", "regulators", "eps", "q1", "q2", "q3"),
+        *("q4", "fy", "reports", "reported", "beats", "misses", "missed", "raises", "cuts", "lifts", "lowers"),
+        *("tops", "posts", "sues", "sued", "settles", "buys", "buy", "sells", "acquires", "acquire", "invests"),
+        *("hires", "appoints", "announces", "launches", "unveils", "recalls", "recall", "files", "agrees", "wins"),
+        *("upgrade", "upgraded", "upgrades", "downgrade", "downgraded", "downgrades", "rallies", "slumps"),
+        *("tumbles", "plunges", "soars", "surges"),
+    }
+)
+"""Words that make an everyday-word name a company (compared case-insensitively): where case cannot tell a
+name from a word — an :data:`AMBIGUOUS_NAMES` name at the start of a headline or sentence, a
+:data:`PLACE_NAMES` name anywhere — the name counts with one of these within :data:`BUSINESS_WORD_REACH`
+words after or before it ("Visa shares rise", "Shares of Iron Mountain rose"), or with another sign (see the
+module docstring, "Sentence starts")."""
+
+CORPORATE_VERBS: frozenset[str] = frozenset(
+    {
+        *("buy", "sell", "acquire", "merge", "cut", "slash", "hire", "spend", "invest", "build", "close", "shut"),
+        *("open", "launch", "raise", "pay", "lay", "expand", "exit", "list", "delist", "spin", "split", "boost"),
+        *("offer", "sue", "settle", "appeal", "report", "release", "unveil", "add", "drop", "halt", "pause"),
+        *("resume", "axe", "trim", "issue", "repurchase", "restructure", "reorganize", "reorganise"),
+    }
+)
+"""Verbs that, after ``to`` or ``will`` right after a name, say a company acts: "Meta to spend $65 billion",
+"Intel to cut 15% of jobs", "Apple will invest" (but "Visa to be required for visitors" is not). A sign like
+the :data:`BUSINESS_WORDS`. Compared case-insensitively."""
+
+BUSINESS_WORD_REACH = 6
+"""How many words before or after a name a :data:`BUSINESS_WORDS` word may be: "Apple Falls 5% After Earnings",
+"Oracle wins a $10 billion cloud deal", "Shares of Iron Mountain rose" — but not a word at the far end of a
+long summary sentence."""
+
+PLACE_WORDS: frozenset[str] = frozenset(
+    {
+        *("field", "park", "stadium", "arena", "center", "centre", "coliseum", "dome", "superdome", "forum"),
+        *("fieldhouse", "garden", "gardens", "amphitheater", "amphitheatre", "theater", "theatre", "pavilion"),
+        *("ballpark", "speedway", "raceway", "palace", "hall", "plaza", "tower", "nation", "river", "valley"),
+        *("lake", "mountain", "mountains", "island", "islands", "bay", "beach", "canyon", "creek", "forest"),
+        *("county", "street", "avenue", "boulevard", "road", "square", "bridge", "trail", "hills"),
+        *("reservation", "college", "university", "elementary", "airport"),
+    }
+)
+"""Words that, written with a capital right after a name, make it a place or venue named after the company
+or the word, not the company: "Globe Life Field", "Oracle Park", "Capital One Arena", "Mohawk Nation",
+"Caesars Palace", "PNC Park". The venues of :data:`_VENUE_WORDS` count after one more capitalised word too
+("PPG Paints Arena"). Compared case-insensitively; the word must carry a capital unless the text is
+caseless. (Verbs a Title Case headline capitalises, such as "Falls", are left out.)"""
+
+_VENUE_WORDS = frozenset(
+    {"arena", "stadium", "ballpark", "coliseum", "fieldhouse", "amphitheater", "amphitheatre", "speedway"}
+    | {"raceway", "superdome"}
+)
+
+GIVEN_NAMES: frozenset[str] = frozenset(
+    {
+        *("aaron", "adam", "alan", "albert", "alex", "alexander", "alice", "amanda", "amy", "andrew", "andy"),
+        *("angela", "ann", "anna", "anne", "anthony", "arthur", "ashley", "barbara", "ben", "benjamin", "betty"),
+        *("beverly", "bill", "billy", "bob", "bobby", "brandon", "brenda", "brian", "bruce", "bryan", "carl"),
+        *("carol", "caroline", "catherine", "charles", "cheryl", "chris", "christian", "christine", "christopher"),
+        *("cindy", "conrad", "craig", "cynthia", "dan", "daniel", "danielle", "dave", "david", "deborah", "debra"),
+        *("dennis", "diana", "diane", "donald", "donna", "doris", "dorothy", "doug", "douglas", "dylan", "ed"),
+        *("eddie", "edward", "elaine", "eli", "elizabeth", "ellen", "elon", "elvis", "emily", "emma", "eric"),
+        *("ethan", "eugene", "evelyn", "frances", "frank", "fred", "gary", "gavin", "gene", "george", "gerald"),
+        *("gina", "gloria", "greg", "gregory", "hannah", "harold", "harry", "heather", "helen", "henry", "howard"),
+        *("ian", "isaac", "jack", "jacob", "james", "jamie", "jane", "janet", "janice", "jason", "jean", "jeff"),
+        *("jeffrey", "jennifer", "jeremy", "jerome", "jerry", "jesse", "jessica", "jill", "jim", "jimmy", "joan"),
+        *("joe", "john", "johnny", "jonathan", "joseph", "josh", "joshua", "joyce", "juan", "judith", "judy"),
+        *("julia", "julie", "justin", "karen", "kate", "katherine", "kathleen", "kathryn", "keith", "kelly"),
+        *("ken", "kenneth", "kevin", "kim", "kimberly", "kyle", "larry", "laura", "lauren", "lawrence", "lennox"),
+        *("leo", "linda", "lisa", "louis", "lucy", "luke", "margaret", "maria", "marie", "marilyn", "mark"),
+        *("martha", "mary", "matt", "matthew", "megan", "melissa", "michael", "michelle", "mick", "mike", "naomi"),
+        *("nancy", "nathan", "neil", "nicholas", "nick", "nicole", "noah", "oliver", "olivia", "oprah", "otis"),
+        *("pamela", "paris", "patricia", "patrick", "paul", "peter", "philip", "rachel", "ralph", "randy"),
+        *("raymond", "rebecca", "richard", "rob", "robert", "roger", "ronald", "roy", "russell", "ruth", "ryan"),
+        *("sam", "samantha", "samuel", "sandra", "sara", "sarah", "scott", "sean", "serena", "sharon", "shirley"),
+        *("simon", "sophia", "stephanie", "stephen", "steve", "steven", "susan", "taylor", "teresa", "terry"),
+        *("theresa", "thomas", "tim", "timothy", "tom", "tommy", "tony", "victor", "vincent"),
+        *("walter", "warren", "wayne", "william", "willie", "zachary"),
+    }
+)
+"""Common given names (compared case-insensitively; city and country names such as Austin or Jordan are left
+out). A company name right after one is a person's surname ("Paris Hilton", "Greg Abbott", "Bill O'Reilly"),
+and a one-word company name that is one of them, followed by a capitalised surname, is a person's given name
+("Otis Redding", "Lennox Lewis"); neither counts (:data:`HONORIFICS` work like given names)."""
+
+HONORIFICS: frozenset[str] = frozenset(
+    {
+        *("mr", "mrs", "ms", "miss", "mx", "dr", "sir", "dame", "lady", "lord", "gov", "governor", "sen"),
+        *("senator", "rep", "president", "judge", "justice", "prof", "professor", "rev", "reverend", "saint"),
+        *("king", "queen", "prince", "princess", "coach"),
+    }
+)
+"""Titles before a surname: "Governor Abbott", "Mr. Dell". Compared case-insensitively, a final dot ignored."""
+
+BRANDS_WITH_A_GIVEN_NAME: frozenset[str] = frozenset({"john deere"})
+"""``"<given name> <company name>"`` pairs that are the company's brand, not a person ("John Deere raises
+prices"): the given-name rule does not apply to them. Compared case-insensitively."""
 
 # Legal-form suffixes removed (repeatedly) from the end of a company name to get the names people write.
 _LEGAL_WORDS = (
@@ -233,7 +413,7 @@ _LEGAL_WORDS = (
 _LEGAL_SUFFIX = re.compile(rf"(?:,\s*|\s+)(?:{_LEGAL_WORDS})\.?$", re.IGNORECASE)
 _CLASS_SUFFIX = re.compile(r",?\s+(?:class|cl\.?|series)\s+[a-z0-9]{1,2}$", re.IGNORECASE)
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
-_TRAILING_JUNK = re.compile(r"[\s,&]+$")
+_TRAILING_JUNK = re.compile(r"(?:[\s,&]|\s+and(?=\s|$))+$", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 _CLASS_SEPARATORS = re.compile(r"[./]")
 # A legal suffix written right after a name: "Shell plc", "Visa Inc." (never "company": "shell company").
@@ -247,8 +427,19 @@ _NAME_GLUE = frozenset(
     | {"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc", "llc", "lp"}
     | {"l.p", "sa", "s.a", "ag", "a.g", "nv", "n.v", "se", "holding", "holdings", "group", "class", "cl", "series"}
 )
-# Where a sentence or line ends (the unit in which "written all in capitals" is judged).
-_SEGMENT_BREAK = re.compile(r"[\r\n]+|(?<=[.!?;:])\s+")
+# Where a sentence or line ends (the unit in which "written all in capitals" and sentence starts are judged).
+_SEGMENT_BREAK = re.compile(r"[\r\n]+|(?<=[.!?;:])\s+|\s+[-\u2013\u2014|]\s+")
+# What surrounds a name match (see _Reading).
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'\u2019-]*")
+_ALNUM = re.compile(r"[^\W_]")
+_POSSESSIVE_OR_DOT_COM = re.compile(r"['\u2019]s(?!\w)|\.com(?!\w)", re.IGNORECASE)
+_TO_VERB = re.compile(r"\s+(?:to|will)\s+([A-Za-z]+)", re.IGNORECASE)
+_WORD_BEFORE = re.compile(r"([A-Za-z]+)(\.?)\s+$")
+_THE_BEFORE = re.compile(r"(?<!\w)the\s+$", re.IGNORECASE)
+_AT_OR_OF_PLACE = re.compile(r"\s+(?:at|of)\s+([A-Za-z])", re.IGNORECASE)
+_NEXT_WORDS = re.compile(r"[^\S\n]+([^\s]+)(?:[^\S\n]+([^\s]+))?")
+_EDGE_PUNCTUATION = "\"'\u2018\u2019\u201c\u201d()[]{}"
+_CLAUSE_PUNCTUATION = ",;:.!?"
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 
 # A symbol as written in explicit forms: a letter, then letters/digits, optionally a share-class part.
@@ -347,6 +538,7 @@ _SHORT_WORDS = frozenset(
     {"air", "all", "arm", "art", "bay", "big", "bio", "box", "car", "day", "dr", "fox", "gas", "key", "new", "oil"}
     | {"old", "one", "pet", "red", "sea", "sky", "sun", "tea", "top", "two", "web", "way", "bros", "st", "mr"}
     | {"gap", "dow", "aon", "ball", "cat", "dr", "arts", "lam", "ice", "ink", "inn", "ivy", "oak", "ore", "elk"}
+    | {"eli"}
 )
 # Trailing words that describe the business rather than name it: "Meta Platforms" is written "Meta".
 _DESCRIPTORS = frozenset(
@@ -395,7 +587,8 @@ def company_name_from_description(description: str) -> str:
     ``"APPLE INC"`` -> ``"Apple"``, ``"ALPHABET INC CLASS A"`` -> ``"Alphabet"``, ``"META PLATFORMS INC CLASS
     A"`` -> ``"Meta Platforms"``, ``"BERKSHIRE HATHAWAY INC CLASS B"`` -> ``"Berkshire Hathaway"``,
     ``"AMAZON COM INC"`` -> ``"Amazon"``, ``"ASML HOLDING NV ADR"`` -> ``"ASML"``, ``"O REILLY AUTOMOTIVE
-    INC"`` -> ``"O'Reilly Automotive"``. Returns ``""`` for a blank description.
+    INC"`` -> ``"O'Reilly Automotive"``, ``"ELI LILLY AND CO"`` -> ``"Eli Lilly"`` (a joining word left at the
+    end by a removed suffix goes too). Returns ``""`` for a blank description.
     """
     text = _WHITESPACE.sub(" ", description.replace("\u2019", "'")).strip().rstrip(".")
     while True:
@@ -478,6 +671,8 @@ class _Matcher:
     """Folded names of :data:`AMBIGUOUS_NAMES`."""
     never_alone: frozenset[str]
     """Folded names of the stop list: only followed by a legal suffix ("Pool Corp", "Post Holdings")."""
+    places: frozenset[str]
+    """Folded names of :data:`PLACE_NAMES`: need a business signal anywhere."""
     name_pattern: re.Pattern[str] | None
 
 
@@ -586,7 +781,7 @@ def _build_matcher(universe: TickerUniverse) -> _Matcher:
         for key, symbol in by_key.items()
         if len(symbol) >= 3 and key not in universe.word_like and _BARE_TOKEN.fullmatch(symbol.upper())
     }
-    # Everyday words are kept as names, but only used before a legal suffix ("Target Corp"); see _name_accepted.
+    # Everyday words are kept as names, but only used before a legal suffix ("Target Corp"); see _name_verdict.
     stop = COMMON_WORD_NAMES | ({word.lower() for word in universe.word_like} - AMBIGUOUS_NAMES)
     # folded variant -> {symbol: its company name without the class suffix}
     claims: dict[str, dict[str, str]] = {}
@@ -609,8 +804,15 @@ def _build_matcher(universe: TickerUniverse) -> _Matcher:
     pattern = re.compile(_trie_pattern(names), re.IGNORECASE) if names else None
     ambiguous = frozenset(name for name in names if name in AMBIGUOUS_NAMES)
     never_alone = frozenset(name for name in names if name in stop)
+    places = frozenset(name for name in names if name in PLACE_NAMES)
     return _Matcher(
-        MappingProxyType(by_key), MappingProxyType(bare), MappingProxyType(names), ambiguous, never_alone, pattern
+        MappingProxyType(by_key),
+        MappingProxyType(bare),
+        MappingProxyType(names),
+        ambiguous,
+        never_alone,
+        places,
+        pattern,
     )
 
 
@@ -639,6 +841,7 @@ class _Reading:
     def __init__(self, text: str) -> None:
         self.text = text
         self._segments: list[tuple[int, int, bool]] | None = None
+        self._starts: list[int] | None = None
         self._phrases: list[tuple[int, int]] | None = None
 
     @staticmethod
@@ -650,7 +853,9 @@ class _Reading:
         letters = "".join(words)
         return letters.isupper() or letters.islower()
 
-    def caseless_at(self, position: int) -> bool:
+    @property
+    def segments(self) -> list[tuple[int, int, bool]]:
+        """``(start, end, caseless)`` of each sentence or line (:data:`_SEGMENT_BREAK`)."""
         if self._segments is None:
             whole = bool(self._caseless(self.text))
             self._segments = []
@@ -660,7 +865,21 @@ class _Reading:
                 judged = self._caseless(self.text[start:end])
                 self._segments.append((start, end, whole if judged is None else judged))
                 start = brk.end() if brk else end
-        return next((caseless for start, end, caseless in self._segments if start <= position <= end), False)
+        return self._segments
+
+    def segment(self, position: int) -> tuple[int, int, bool]:
+        """The sentence or line ``position`` lies in (the one before a break it falls inside)."""
+        segments = self.segments
+        if self._starts is None:
+            self._starts = [start for start, _, _ in segments]
+        return segments[max(0, bisect_right(self._starts, position) - 1)]
+
+    def caseless_at(self, position: int) -> bool:
+        return self.segment(position)[2]
+
+    def at_start(self, position: int) -> bool:
+        """Whether ``position`` starts its sentence or line (only quotes or brackets before it there)."""
+        return _ALNUM.search(self.text, self.segment(position)[0], position) is None
 
     def in_phrase(self, start: int, end: int) -> bool:
         if self._phrases is None:
@@ -669,6 +888,98 @@ class _Reading:
 
     def legal_suffix_follows(self, end: int) -> bool:
         return _LEGAL_FOLLOWS.match(self.text, end) is not None
+
+    def possessive_or_dot_com_follows(self, end: int) -> bool:
+        return _POSSESSIVE_OR_DOT_COM.match(self.text, end) is not None
+
+    def business_near(self, start: int, end: int) -> bool:
+        """A :data:`BUSINESS_WORDS` word among the :data:`BUSINESS_WORD_REACH` words after ``end`` (past a
+        possessive or ``.com``) or as many before ``start``, in the same sentence; or ``to``/``will`` and one
+        of the :data:`CORPORATE_VERBS` right after ``end``."""
+        seg_start, seg_end, _ = self.segment(start)
+        suffix = _POSSESSIVE_OR_DOT_COM.match(self.text, end)
+        acts = _TO_VERB.match(self.text, suffix.end() if suffix else end)
+        if acts is not None and acts.group(1).lower() in CORPORATE_VERBS:
+            return True
+        after = _WORD.findall(self.text, suffix.end() if suffix else end, seg_end)[:BUSINESS_WORD_REACH]
+        before = _WORD.findall(self.text, seg_start, start)[-BUSINESS_WORD_REACH:]
+        return any(_bare_word(word) in BUSINESS_WORDS for word in (*after, *before))
+
+    def next_words(self, end: int) -> tuple[str | None, str | None]:
+        """The two words after ``end`` (edge quotes and brackets stripped); the second is ``None`` when the
+        first ends a clause ("Oracle Park, ..." has no second word)."""
+        found = _NEXT_WORDS.match(self.text, end)
+        if found is None:
+            return None, None
+        first, second = found.group(1).strip(_EDGE_PUNCTUATION), found.group(2)
+        if first.endswith(tuple(_CLAUSE_PUNCTUATION)) or second is None:
+            return first.rstrip(_CLAUSE_PUNCTUATION), None
+        return first, second.strip(_EDGE_PUNCTUATION).rstrip(_CLAUSE_PUNCTUATION)
+
+    def title_case(self, position: int) -> bool:
+        """Whether the sentence at ``position`` capitalises every word of four letters or more (and has at
+        least three), as Title Case headlines do."""
+        seg_start, seg_end, _ = self.segment(position)
+        long_words = [w for w in _LETTER_WORD.findall(self.text, seg_start, seg_end) if len(w) >= 4]
+        return len(long_words) >= 3 and all(w[0].isupper() for w in long_words)
+
+    def proper_noun_follows(self, end: int, caseless: bool) -> bool:
+        """A capitalised word right after ``end`` in a sentence that is not Title Case: the name is part of
+        a proper noun ("Amazon Web Services", "Oracle Cloud", "Charles River Labs"), not a common word."""
+        first, _ = self.next_words(end)
+        return bool(first and not caseless and first[0].isupper() and not self.title_case(end))
+
+    def place_follows(self, end: int, caseless: bool) -> bool:
+        """A :data:`PLACE_WORDS` word right after ``end`` ("Globe Life Field"), or a venue after one more
+        capitalised word ("PPG Paints Arena"), written with a capital (any case in caseless text)."""
+        first, second = self.next_words(end)
+        if first and _capitalised(first, caseless) and first.lower() in PLACE_WORDS:
+            return True
+        return bool(
+            first
+            and second
+            and _capitalised(first, caseless)
+            and _capitalised(second, caseless)
+            and second.lower() in _VENUE_WORDS
+        )
+
+    def the_name_at_or_of_a_place(self, start: int, end: int, caseless: bool) -> bool:
+        """``the <name> at|of <Capitalised>``: "the Oracle at Delphi", "the Nvidia of Europe"."""
+        if _THE_BEFORE.search(self.text, max(0, start - 8), start) is None:
+            return False
+        place = _AT_OR_OF_PLACE.match(self.text, end)
+        return place is not None and (caseless or place.group(1).isupper())
+
+    def person_before(self, start: int, written: str, caseless: bool) -> bool:
+        """A given name or an honorific right before ``start`` ("Paris Hilton", "Gov. Abbott")."""
+        before = _WORD_BEFORE.search(self.text, max(0, start - 40), start)
+        if before is None or not _capitalised(before.group(1), caseless):
+            return False
+        word, dot = before.group(1).lower(), before.group(2)
+        if f"{word} {_fold(written)}" in BRANDS_WITH_A_GIVEN_NAME:
+            return False
+        return word in HONORIFICS or (not dot and word in GIVEN_NAMES)
+
+    def surname_follows(self, end: int, caseless: bool) -> bool:
+        """A capitalised word right after ``end`` that is neither a business word nor a joining word ("Otis
+        Redding")."""
+        first, _ = self.next_words(end)
+        if not first or not first[0].isalpha() or not _capitalised(first, caseless):
+            return False
+        if not caseless and not any(c.islower() for c in first):  # an acronym ("Otis CEO"), not a surname
+            return False
+        word = _bare_word(first)
+        return word not in BUSINESS_WORDS and word not in _NAME_GLUE and len(word) > 2
+
+
+def _capitalised(word: str, caseless: bool) -> bool:
+    return caseless or word[:1].isupper()
+
+
+def _bare_word(word: str) -> str:
+    """``word`` as compared with the word lists: lower case, without a possessive or edge punctuation."""
+    lowered = word.lower().strip(_EDGE_PUNCTUATION).rstrip(_CLAUSE_PUNCTUATION)
+    return lowered[:-2] if lowered.endswith(("'s", "\u2019s")) else lowered
 
 
 def _written_as_name(written: str) -> bool:
@@ -682,17 +993,44 @@ def _written_as_name(written: str) -> bool:
     return True
 
 
-def _name_accepted(match: re.Match[str], folded: str, matcher: _Matcher, reading: _Reading) -> bool:
+_ACCEPT, _REJECT, _WITH_ANOTHER_COMPANY = "accept", "reject", "with another company"
+
+
+def _name_verdict(match: re.Match[str], folded: str, matcher: _Matcher, reading: _Reading) -> str:
+    """Whether a company-name match names the company (see the module docstring, "Company names")."""
+    start, end = match.span()
     ambiguous, never_alone = folded in matcher.ambiguous, folded in matcher.never_alone
-    if (ambiguous or never_alone) and reading.in_phrase(*match.span()):
-        return False
-    legal = (ambiguous or never_alone) and reading.legal_suffix_follows(match.end())
+    if reading.in_phrase(start, end):
+        return _REJECT
+    legal = reading.legal_suffix_follows(end)
     if never_alone and not legal:
-        return False
-    if reading.caseless_at(match.start()):
+        return _REJECT
+    caseless = reading.caseless_at(start)
+    if caseless:
         # Case says nothing here: only distinctive names, or a word-like one with its legal suffix.
-        return not ambiguous or legal
-    return _written_as_name(match.group())
+        if ambiguous and not legal:
+            return _REJECT
+    elif not _written_as_name(match.group()):
+        return _REJECT
+    if legal:
+        return _ACCEPT
+    if reading.place_follows(end, caseless) or reading.the_name_at_or_of_a_place(start, end, caseless):
+        return _REJECT
+    if reading.person_before(start, match.group(), caseless):
+        return _REJECT
+    if " " not in folded and folded in GIVEN_NAMES and reading.surname_follows(end, caseless):
+        return _REJECT
+    place = folded in matcher.places
+    if ambiguous and (place or reading.at_start(start)):
+        # Where case cannot tell a name from a word, an everyday name needs a second sign of a company.
+        if (
+            reading.business_near(start, end)
+            or reading.proper_noun_follows(end, caseless)
+            or (not place and reading.possessive_or_dot_com_follows(end))
+        ):
+            return _ACCEPT
+        return _WITH_ANOTHER_COMPANY
+    return _ACCEPT
 
 
 def extract_tickers(text: str, universe: TickerUniverse) -> list[str]:
@@ -705,39 +1043,59 @@ def extract_tickers(text: str, universe: TickerUniverse) -> list[str]:
     if not text:
         return []
     matcher = universe._matcher
-    found: set[str] = set()
+    # (position, symbol) of every piece of evidence; names that need another company named beside them wait.
+    found: list[tuple[int, str]] = []
+    waiting: list[tuple[int, tuple[str, ...]]] = []
 
     # The cheap `in` tests skip a regex scan when its marker character is absent (most headlines).
     if "$" in text:
         for match in _CASHTAG.finditer(text):
-            _add(found, universe.resolve(match.group(1)))
+            _add(found, match.start(), universe.resolve(match.group(1)))
 
     if ":" in text:
         for match in _EXCHANGE_TAG.finditer(text):
             written = _LIST_SEPARATOR.split(match.group("list"))
             # Outside brackets, a comma may start ordinary prose: only the first symbol is the tag's.
             for symbol in written if match.group("closed") is not None else written[:1]:
-                _add(found, universe.resolve(symbol))
+                _add(found, match.start(), universe.resolve(symbol))
 
     if "(" in text:
         for match in _PAREN_TICKER.finditer(text):
-            _add(found, universe.resolve(match.group(1)))
+            _add(found, match.start(), universe.resolve(match.group(1)))
 
+    reading = _Reading(text)
+    doubted: set[tuple[int, int]] = set()  # spans of name matches not accepted on their own
     if matcher.name_pattern is not None:
-        reading = _Reading(text)
         for match in matcher.name_pattern.finditer(text):
             folded = _fold(match.group())
             owners = matcher.names.get(folded, ())
-            if owners and _name_accepted(match, folded, matcher, reading):
-                found.update(owners)
+            if not owners:
+                continue
+            verdict = _name_verdict(match, folded, matcher, reading)
+            if verdict == _ACCEPT:
+                found.extend((match.start(), symbol) for symbol in owners)
+                continue
+            doubted.add(match.span())
+            if verdict == _WITH_ANOTHER_COMPANY:
+                waiting.append((match.start(), owners))
 
     for match in _BARE_TOKEN.finditer(text):
-        # Exact spelling only (no suffix fallback): a bare token is weak evidence.
-        _add(found, matcher.bare.get(_key(match.group(1))))
+        # Exact spelling only (no suffix fallback): a bare token is weak evidence. A symbol that spells its
+        # company's name is judged as that name ("OTIS REDDING"), and "PNC Park" is a place.
+        symbol = matcher.bare.get(_key(match.group(1)))
+        if symbol is None or match.span(1) in doubted:
+            continue
+        if not reading.place_follows(match.end(), reading.caseless_at(match.start())):
+            found.append((match.start(), symbol))
 
-    return sorted(found)
+    symbols = {symbol for _, symbol in found}
+    for position, owners in waiting:
+        seg_start, seg_end, _ = reading.segment(position)
+        if any(seg_start <= at <= seg_end and symbol not in owners for at, symbol in found):
+            symbols.update(owners)
+    return sorted(symbols)
 
 
-def _add(found: set[str], symbol: str | None) -> None:
+def _add(found: list[tuple[int, str]], position: int, symbol: str | None) -> None:
     if symbol is not None:
-        found.add(symbol)
+        found.append((position, symbol))

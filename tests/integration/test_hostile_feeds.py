@@ -1,5 +1,8 @@
 """A feed on a bad day, end to end: one hostile feed beside good ones, polled into PostgreSQL and SQLite.
 
+Beside it (second test): a UTF-16 feed and a UTF-32 feed each with one bad item beside a good one, a feed cut
+off halfway, a feed of more entries than the per-feed cap, and a CDATA title the publisher HTML-escaped.
+
 The hostile feed carries what real feeds send: NUL (as ``&#0;`` and as a raw byte), character references to
 surrogates and beyond U+10FFFF, bidi overrides, a link with a bad port and one with an unbalanced bracket, a
 date past the year 9999, a date two days in the future, a 1 MB title, summary-only items with and without
@@ -22,9 +25,11 @@ from ops_assets.news.feeds import (
     FIXED_FUTURE_DATE,
     FIXED_LONG_TITLE,
     FIXED_TITLE_FROM_SUMMARY,
+    MAX_ITEMS_PER_FEED,
     SKIP_EMPTY,
     SKIP_INVALID_LINK,
     SKIP_NO_IDENTITY,
+    SKIP_OVER_CAP,
     TITLE_MAX_CHARS,
 )
 from ops_assets.news.ingest import FeedConfig, poll_feeds
@@ -242,3 +247,66 @@ def test_every_feed_bad_still_records_state(store: CentralStore) -> None:
     assert [o.status for o in summary.feeds] == ["error", "error"]
     assert summary.inserted == 0
     assert {name: row.last_status for name, row in states(store).items()} == {"garbage": "error", "x": "error"}
+
+
+def wide(codec: str) -> bytes:
+    """A feed in ``codec`` (with its byte order mark) whose first item holds a reference to a lone surrogate."""
+    document = (
+        '<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>wide</title>'
+        f"<item><title>Bad &#xD800; item in {codec}</title><guid isPermaLink='false'>{codec}-bad</guid></item>"
+        f"<item><title>Good item in {codec} caf\u00e9</title><guid isPermaLink='false'>{codec}-good</guid></item>"
+        "</channel></rss>"
+    )
+    return document.encode(codec)  # "utf-16"/"utf-32" write a byte order mark
+
+
+CUT = rss(*(f"<title>Cut story {n}</title><guid isPermaLink='false'>cut-{n}</guid>" for n in range(4)))
+CUT = CUT[: CUT.index(b"<title>Cut story 2</title>") + len(b"<title>Cut story 2</title><gu")]
+FLOOD = rss(*(f"<title>Flood {n}</title><guid isPermaLink='false'>flood-{n}</guid>" for n in range(650)))
+CDATA = rss("<title><![CDATA[Apple&#39;s &amp; Nvidia&#8217;s <b>day</b>]]></title><guid isPermaLink='false'>cd</guid>")
+
+
+def test_wide_cut_off_flooded_and_cdata_feeds(store: CentralStore) -> None:
+    bodies: dict[str, bytes | None] = {
+        "https://feeds.example/u16.xml": wide("utf-16"),
+        "https://feeds.example/u32.xml": wide("utf-32"),
+        "https://feeds.example/cut.xml": CUT,
+        "https://feeds.example/flood.xml": FLOOD,
+        "https://feeds.example/cdata.xml": CDATA,
+    }
+    feeds = [FeedConfig(url.rsplit("/", 1)[1].removesuffix(".xml"), url) for url in bodies]
+    summary = poll_feeds(store, DictFetcher(bodies), feeds, now=NOW)
+    assert {o.feed_name: o.status for o in summary.feeds} == dict.fromkeys(
+        ("u16", "u32", "cut", "flood", "cdata"), "ok"
+    )
+
+    stored = rows(store)
+    titles: dict[str, list[str]] = {}
+    for row in sorted(stored.values(), key=lambda row: row.title):
+        titles.setdefault(row.feed_name, []).append(row.title)
+    # A bad reference in a UTF-16/32 feed costs that reference, never the feed.
+    assert titles["u16"] == ["Bad item in utf-16", "Good item in utf-16 café"]
+    assert titles["u32"] == ["Bad item in utf-32", "Good item in utf-32 café"]
+    assert titles["cut"] == ["Cut story 0", "Cut story 1", "Cut story 2"]
+    assert titles["cdata"] == ["Apple's & Nvidia’s day"]
+    assert len(titles["flood"]) == MAX_ITEMS_PER_FEED
+    assert {r.raw["id"] for r in stored.values() if r.feed_name == "flood"} == {f"flood-{n}" for n in range(500)}
+
+    state = states(store)
+    # A feed cut off halfway is read (status ok), but its state says the parser complained.
+    assert state["cut"].last_status == "ok"
+    assert state["cut"].last_error.startswith("feed cut was read, but the feed parser warned: ")
+    assert {o.feed_name: o.warning for o in summary.feeds}["cut"] in state["cut"].last_error
+    assert state["flood"].last_status == "ok"
+    assert state["flood"].last_error == (
+        f"feed flood was read with problems: 150 of 650 items skipped ({SKIP_OVER_CAP}: 150)"
+    )
+    assert {o.feed_name: o.skip_reasons for o in summary.feeds}["flood"] == {SKIP_OVER_CAP: 150}
+    for name in ("u16", "u32", "cdata"):
+        assert state[name].last_error is None, name
+
+
+def test_a_naive_poll_time_is_refused(store: CentralStore) -> None:
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        poll_feeds(store, DictFetcher(BODIES), FEEDS, now=NOW.replace(tzinfo=None))
+    assert states(store) == {}

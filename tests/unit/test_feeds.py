@@ -6,7 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,11 +17,13 @@ from ops_assets.news.feeds import (
     FIXED_LONG_SUMMARY,
     FIXED_LONG_TITLE,
     FIXED_TITLE_FROM_SUMMARY,
+    MAX_ITEMS_PER_FEED,
     RAW_MAX_CHARS,
     SKIP_EMPTY,
     SKIP_INVALID_LINK,
     SKIP_LONG_LINK,
     SKIP_NO_IDENTITY,
+    SKIP_OVER_CAP,
     SUMMARY_MAX_CHARS,
     TITLE_MAX_CHARS,
     FeedParseError,
@@ -34,7 +36,10 @@ from ops_assets.news.feeds import (
     parse_feed,
     plain_text,
     read_feed,
+    sanitize_document,
+    skip_over_cap,
     title_from_summary,
+    unwrap_title_cdata,
 )
 from ops_assets.news.text import clean_json, clean_text, truncate
 from resources.rss import FeedFetch, RssFetcher
@@ -509,7 +514,8 @@ def test_text_is_decoded_exactly_once() -> None:
     assert items[0].summary == "Why <blink> died"  # the description is HTML: one HTML decode, no tag to strip
     assert items[1].title == "&amp;lt;b&amp;gt;"
     assert items[2].title == "AT&T <b>bold</b> 3 < 4"
-    assert items[3].title == "R&D <i>spend</i>"
+    # CDATA in an RSS title is HTML-escaped text (see test_cdata_titles_are_html_decoded_once): tags go.
+    assert items[3].title == "R&D spend"
     assert items[3].summary == "R&D spend"
     entries = parse_feed(
         "atom",
@@ -615,3 +621,157 @@ def test_the_classifier_reads_stored_text_as_it_is() -> None:
     from ops_assets.news.classify import item_text
 
     assert item_text("Why <blink> died", "AT&amp;T  said so") == "Why <blink> died. AT&amp;T said so"
+
+
+# ------------------------------------------------------------------------------------------- wide encodings
+
+WIDE_FEED = (
+    '<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel><title>t</title>'
+    "<item><title>Bad &#xD800; ref, raw \x00 NUL and raw \ud800 surrogate</title>"
+    "<guid isPermaLink='false'>w-bad</guid><description>x &#0; y</description></item>"
+    "<item><title>Good item caf\u00e9 \u65e5\u672c \U0001f600</title><link>https://a.example/good</link>"
+    "<guid isPermaLink='false'>w-good</guid></item>"
+    "</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom", "declared"),
+    [
+        ("utf-16-le", b"\xff\xfe", "UTF-16"),
+        ("utf-16-be", b"\xfe\xff", "UTF-16"),
+        ("utf-16-le", b"", "UTF-16LE"),  # no byte order mark: told by the NUL bytes
+        ("utf-16-be", b"", "utf-16be"),
+        ("utf-32-le", b"\xff\xfe\x00\x00", "UTF-32"),
+        ("utf-32-be", b"\x00\x00\xfe\xff", "UTF-32"),
+        ("utf-32-le", b"", "UTF-32"),
+        ("utf-16-le", b"\xff\xfe", "iso-8859-1"),  # the byte order mark wins over a wrong declaration
+    ],
+)
+def test_wide_encodings_lose_only_the_bad_item(codec: str, bom: bytes, declared: str) -> None:
+    body = bom + WIDE_FEED.format(declared=declared).encode(codec, errors="surrogatepass")
+    read = read_feed("wide", body, now=NOW)
+    bad, good = read.items
+    assert good.title == "Good item café 日本 😀"
+    assert good.link == "https://a.example/good"
+    assert good.event_uid == event_uid("w-good", None, "")
+    assert bad.title == "Bad ref, raw NUL and raw \ufffd surrogate"  # an undecodable unit reads as U+FFFD
+    assert bad.summary == "x y"
+    for item in read.items:
+        assert_clean(item)
+    assert read.warning is None  # re-encoded as UTF-8, declared as such: nothing to complain about
+    document = sanitize_document(body)
+    assert document.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    document.decode("utf-8")  # strict: valid UTF-8
+
+
+def test_a_declaration_naming_a_wide_encoding_on_ascii_bytes_is_corrected() -> None:
+    # Bytes that cannot be UTF-16 but say they are: read as what they are, instead of losing the feed.
+    declared_wide = rss("<title>caf\u00e9 one</title>", "<title>two</title>").replace(b"UTF-8", b"UTF-16")
+    assert [item.title for item in parse_feed("liar", declared_wide)] == ["café one", "two"]
+    latin = declared_wide.replace("é".encode(), b"\xe9")  # not UTF-8 either: the declaration is dropped
+    assert sanitize_document(latin).startswith(b'<?xml version="1.0"?>')
+    assert [item.title for item in parse_feed("liar", latin)] == ["café one", "two"]
+    # Other declarations are left alone.
+    assert sanitize_document(rss("<title>x</title>")) == rss("<title>x</title>")
+
+
+# ------------------------------------------------------------------------------------------- CDATA titles
+
+
+def test_cdata_titles_are_html_decoded_once() -> None:
+    items = parse_feed(
+        "cdata",
+        rss(
+            "<title><![CDATA[Apple&#39;s &amp; Nvidia&#8217;s]]></title>",
+            "<title><![CDATA[R&D <b>spend</b> rises; 3 < 4 and AT&T >= peers]]></title>",
+            "<title><![CDATA[&amp;lt;b&amp;gt; shown once]]></title>",
+            "<title>Plain &amp;amp; <![CDATA[&eacute;t&eacute; <i>x</i>]]> mixed</title>",
+            "<title><![CDATA[Why <blink died]]></title>",
+            "<title>Why &lt;blink&gt; died</title>",
+            "<title>&amp;amp;lt;b&amp;amp;gt;</title>",
+            channel="<title><![CDATA[Channel &amp; co]]></title>",
+        ),
+    )
+    assert [item.title for item in items] == [
+        "Apple's & Nvidia’s",
+        "R&D spend rises; 3 < 4 and AT&T >= peers",  # a "<" that starts no tag stays
+        "&lt;b&gt; shown once",  # exactly one HTML decode
+        "Plain &amp; été x mixed",  # outside CDATA: the single XML decode only
+        "Why <blink died",
+        "Why <blink> died",  # no CDATA: unchanged rules
+        "&amp;lt;b&amp;gt;",
+    ]
+
+
+def test_cdata_unwrapping_touches_rss_item_titles_only() -> None:
+    document = rss(
+        "<title><![CDATA[A &amp; B]]></title><description><![CDATA[<p>A &amp; B</p>]]></description>"
+        "<media:title><![CDATA[C &amp; D]]></media:title><!-- <title><![CDATA[E &amp; F]]></title> -->",
+        channel="<title><![CDATA[Channel &amp; co]]></title>",
+    )
+    unwrapped = unwrap_title_cdata(document)
+    assert b"<item><title>A &amp; B</title><description><![CDATA[<p>A &amp; B</p>]]></description>" in unwrapped
+    assert b"<channel><title><![CDATA[Channel &amp; co]]></title>" in unwrapped
+    assert b"<media:title><![CDATA[C &amp; D]]></media:title>" in unwrapped
+    assert b"<!-- <title><![CDATA[E &amp; F]]></title> -->" in unwrapped
+    # Atom says what its titles hold: left to the type attribute.
+    entry = atom("<title><![CDATA[A &amp; B]]></title><id>a1</id>")
+    assert unwrap_title_cdata(entry) == entry
+    assert [e.title for e in parse_feed("atom", entry)] == ["A &amp; B"]
+    # In a single-byte encoding, characters it lacks are written as character references.
+    latin = rss("<title><![CDATA[caf\xe9 &#8217;s]]></title>").replace(b"UTF-8", b"ISO-8859-1")
+    latin = latin.replace("é".encode(), b"\xe9")
+    assert b"<title>caf\xe9 &#8217;s</title>" in unwrap_title_cdata(latin)
+    assert [item.title for item in parse_feed("latin", latin)] == ["café ’s"]
+
+
+# ------------------------------------------------------------------------------------------- per-feed cap
+
+
+def test_entries_past_the_per_feed_cap_are_skipped_and_counted() -> None:
+    assert MAX_ITEMS_PER_FEED == 500
+    assert SKIP_OVER_CAP == "over the per-feed cap of 500"
+    body = rss(*(f"<title>Story {n}</title><guid isPermaLink='false'>c{n}</guid>" for n in range(1_200)))
+    read = read_feed("flood", body, now=NOW)
+    assert [item.title for item in read.items] == [f"Story {n}" for n in range(500)]  # feed order: newest first
+    assert dict(read.skipped) == {SKIP_OVER_CAP: 700}
+    assert (read.problems() or "").startswith("feed flood was read with problems: 700 of 1200 items skipped")
+    # Bad items inside the cap are skipped for their own reason; the cap counts entries, not stored items.
+    small = read_feed(
+        "small", rss("<title>a</title>", "<link>http://[x</link><title>b</title>", "<title>c</title>"), max_items=2
+    )
+    assert [item.title for item in small.items] == ["a"]
+    assert dict(small.skipped) == {SKIP_INVALID_LINK: 1, skip_over_cap(2): 1}
+    assert read_feed("exact", rss("<title>a</title>", "<title>b</title>"), max_items=2).skipped == {}
+    with pytest.raises(ValueError, match="max_items"):
+        read_feed("zero", rss("<title>a</title>"), max_items=0)
+
+
+# ------------------------------------------------------------------------------------------- warnings and time
+
+
+def test_a_feed_cut_off_halfway_reports_the_parser_warning() -> None:
+    whole = rss(*(f"<title>Story {n}</title><guid isPermaLink='false'>t{n}</guid>" for n in range(6)))
+    cut = whole[: whole.index(b"<title>Story 4</title>") + len(b"<title>Story 4</title><gu")]  # mid-item
+    read = read_feed("cut", cut, now=NOW)
+    assert [item.title for item in read.items] == ["Story 0", "Story 1", "Story 2", "Story 3", "Story 4"]
+    assert read.warning is not None
+    assert read.problems() is None
+    assert read.report() == (
+        f"feed cut was read, but the feed parser warned: {read.warning} (the items it could read were kept)"
+    )
+    # With skipped items too, the warning follows what was skipped.
+    mixed = read_feed("mixed", cut.replace(b"<title>Story 1</title>", b"<link>http://[x</link>"))
+    assert (mixed.report() or "").startswith("feed mixed was read with problems: 1 of ")
+    assert (mixed.report() or "").endswith("(the items it could read were kept)")
+    assert read_feed("fine", whole).report() is None
+
+
+def test_a_naive_now_is_refused_not_taken_for_utc() -> None:
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        read_feed("naive", rss("<title>x</title>"), now=NOW.replace(tzinfo=None))
+    aware = datetime(2026, 11, 20, 12, 0, tzinfo=timezone(timedelta(hours=-5)))  # 17:00 UTC, as NOW
+    later = (NOW + timedelta(days=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    [item] = parse_feed("offset", rss(f"<title>x</title><pubDate>{later}</pubDate>"), now=aware)
+    assert item.published_at == NOW

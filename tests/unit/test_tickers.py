@@ -1,5 +1,6 @@
-"""Ticker extraction from news text: every rule, word-like tickers, the sample feeds' ground truth, and a real
-QQQ-like universe (``tests/data/etf_holdings_qqq.json``) against ordinary headlines."""
+"""Ticker extraction from news text: every rule, word-like tickers, the sample feeds' ground truth, and real
+universes against ordinary headlines: QQQ-like (``tests/data/etf_holdings_qqq.json``) and S&P 500-like
+(``tests/data/etf_holdings_spy.json`` with ``tests/data/headlines_spy_ordinary.txt``)."""
 
 from __future__ import annotations
 
@@ -390,6 +391,9 @@ QQQ = TickerUniverse.from_holdings(HOLDINGS)
         ("ON SEMICONDUCTOR CORP", "ON Semiconductor"),
         ("NXP SEMICONDUCTORS NV", "NXP Semiconductors"),
         ("THE TRADE DESK INC", "Trade Desk"),
+        ("ELI LILLY AND CO", "Eli Lilly"),
+        ("BECTON DICKINSON AND CO", "Becton Dickinson"),
+        ("AIR PRODUCTS AND CHEMICALS INC", "Air Products and Chemicals"),
         ("", ""),
     ],
 )
@@ -598,3 +602,185 @@ def test_names_must_be_written_as_names_in_mixed_case_text() -> None:
     assert extract_tickers("Nasdaq closes at a record", QQQ) == []
     assert extract_tickers("Nasdaq Inc raises its dividend", QQQ) == ["NDAQ"]
     assert extract_tickers("POST HOLDINGS BUYS A RIVAL", QQQ) == ["POST"]
+
+
+# ------------------------------------------------------------------------------------- an S&P 500 universe
+
+DATA = Path(__file__).parents[1] / "data"
+SPY_HOLDINGS = json.loads((DATA / "etf_holdings_spy.json").read_text())
+SPY = TickerUniverse.from_holdings(SPY_HOLDINGS)
+SPY_ORDINARY = [
+    line.strip()
+    for line in (DATA / "headlines_spy_ordinary.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+def test_spy_universe_is_realistic() -> None:
+    assert len(SPY.symbols) == len(SPY_HOLDINGS) >= 450
+    assert {"HLT", "OTIS", "MHK", "GL", "WM", "IRM", "ORCL", "V", "BRK-B", "GOOGL", "GOOG"} <= SPY.symbols
+    assert SPY.company_names["HLT"] == "Hilton Worldwide"
+    assert SPY.aliases["HLT"] == ("Hilton",)
+    assert SPY.company_names["GL"] == "Globe Life"
+    assert SPY.company_names["LLY"] == "Eli Lilly"  # "ELI LILLY AND CO": no dangling "and"
+
+
+@pytest.mark.parametrize(
+    ("text", "universe", "wrong"),
+    [
+        # The reviewer's false positives, each against a universe that holds the company.
+        ("Paris Hilton launches a new fragrance line", SPY, "HLT"),
+        ("Otis Redding's widow opens a music camp", SPY, "OTIS"),
+        ("OTIS REDDING TRIBUTE SELLS OUT", SPY, "OTIS"),
+        ("Mohawk Nation council meets on land claims", SPY, "MHK"),
+        ("Rangers fans pack Globe Life Field", SPY, "GL"),
+        ("Waste Management tips for a greener kitchen", SPY, "WM"),
+        ("Iron Mountain hike reopens after the wildfire", SPY, "IRM"),
+        ("the Oracle at Delphi draws record tourist numbers", QQQ, "ORCL"),
+        ("Visa delays strand students at the border", QQQ, "V"),
+        ("the Oracle at Delphi draws record tourist numbers", SPY, "ORCL"),
+        ("Visa delays strand students at the border", SPY, "V"),
+    ],
+)
+def test_reported_false_positives(text: str, universe: TickerUniverse, wrong: str) -> None:
+    assert wrong in universe.symbols
+    assert extract_tickers(text, universe) == []
+
+
+@pytest.mark.parametrize("text", SPY_ORDINARY)
+def test_spy_ordinary_headlines_name_nothing(text: str) -> None:
+    assert extract_tickers(text, SPY) == []
+
+
+def test_spy_ordinary_corpus_size() -> None:
+    assert len(SPY_ORDINARY) >= 100
+    assert len(set(SPY_ORDINARY)) == len(SPY_ORDINARY)
+
+
+def test_qqq_ordinary_headlines_name_nothing_in_spy_either() -> None:
+    named = {line: extract_tickers(line, SPY) for line in ORDINARY_HEADLINES.splitlines()}
+    assert {line: found for line, found in named.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Names the guards look at, written as the company.
+        ("Hilton raises its full-year outlook", ["HLT"]),
+        ("Hilton Worldwide (HLT) opens its 100th hotel in Paris", ["HLT"]),
+        ("Paris-based investors sell Hilton stock", ["HLT"]),
+        ("Marriott and Hilton report strong bookings", ["HLT", "MAR"]),
+        ("Otis Worldwide beats estimates on service demand", ["OTIS"]),
+        ("Otis wins a New York elevator contract", ["OTIS"]),
+        ("OTIS WINS CONTRACT FOR NEW TOWER", ["OTIS"]),
+        ("Mohawk Industries cuts prices on flooring", ["MHK"]),
+        ("Mohawk shares fall after weak flooring demand", ["MHK"]),
+        ("Mohawk to close two plants", ["MHK"]),
+        ("Globe Life shares plunge after a short-seller report", ["GL"]),
+        ("Globe Life Inc responds to the allegations", ["GL"]),
+        ("Waste Management raises its dividend", ["WM"]),
+        ("Waste Management to buy Stericycle for $7.2 billion", ["WM"]),
+        ("Iron Mountain reports record revenue", ["IRM"]),
+        ("Shares of Iron Mountain rose 4% on data-centre demand", ["IRM"]),
+        ("Iron Mountain (IRM) expands its data centres", ["IRM"]),
+        ("Analysts at State Street see more rate cuts", ["STT"]),
+        ("State Street cuts fees on its ETFs", ["STT"]),
+        ("Charles River Laboratories misses estimates", ["CRL"]),
+        ("Visa shares rise after earnings", ["V"]),
+        ("Visa Inc. beats on cross-border volumes", ["V"]),
+        ("Visa and Mastercard settle a fee case", ["MA", "V"]),
+        ("Oracle cloud revenue jumps", ["ORCL"]),
+        ("Oracle wins a $10 billion cloud deal", ["ORCL"]),
+        ("Apple and Microsoft lead gains", ["AAPL", "MSFT"]),
+        ("Apple unveils a cheaper iPhone", ["AAPL"]),
+        ("Apple Falls 5% After Earnings", ["AAPL"]),
+        ("Amazon.com reports record holiday sales", ["AMZN"]),
+        ("Alphabet's Waymo expands to three cities", ["GOOG", "GOOGL"]),
+        ("Eli Lilly raises its forecast on weight-loss drug sales", ["LLY"]),
+        ("Gilead wins FDA approval for an HIV prevention shot", ["GILD"]),
+        ("RTX wins a $2 billion Pentagon contract", ["RTX"]),
+        ("Best Buy raises its outlook as PC sales recover", ["BBY"]),
+        ("Cognizant beats revenue estimates", ["CTSH"]),
+        ("John Deere raises prices on tractors", ["DE"]),
+        ("Deere cuts its outlook as farm income falls", ["DE"]),
+        ("Capital One completes its Discover deal", ["COF"]),
+        ("Caesars Entertainment posts a surprise profit", ["CZR"]),
+        ("Dell shares jump on AI server demand", ["DELL"]),
+        ("Abbott beats on medical device sales", ["ABT"]),
+        ("Ford recalls 100,000 trucks", ["F"]),
+        ("Intel to cut 15% of its workforce", ["INTC"]),
+        ("Amazon Web Services outage hits thousands of sites", ["AMZN"]),
+        ("Walt Disney names a new chief executive", ["DIS"]),
+        ("Live Nation faces an antitrust trial", ["LYV"]),
+        ("Raymond James reports record client assets", ["RJF"]),
+        ("PNC SHARES RISE AFTER EARNINGS", ["PNC"]),
+        ("CMS Energy raises its capital plan", ["CMS"]),
+        ("TKO Group Holdings buys a boxing promoter", ["TKO"]),
+        ("$CMS and $PSA rise", ["CMS", "PSA"]),
+        ("Salesforce (NYSE: CRM) beats estimates", ["CRM"]),
+        # Names no guard is about.
+        ("JPMorgan Chase and Goldman Sachs beat estimates", ["GS", "JPM"]),
+        ("Berkshire Hathaway buys more Occidental Petroleum", ["BRK-B", "OXY"]),
+        ("Exxon Mobil and Chevron raise dividends", ["CVX", "XOM"]),
+        ("UnitedHealth cuts its outlook", ["UNH"]),
+        ("Procter & Gamble raises prices", ["PG"]),
+        ("Coca-Cola earnings top forecasts", ["KO"]),
+        ("Bank of America raises its dividend", ["BAC"]),
+        ("Tesla deliveries beat estimates", ["TSLA"]),
+        ("Nike cuts its forecast as China sales slow", ["NKE"]),
+        ("NVIDIA BEATS ESTIMATES", ["NVDA"]),
+    ],
+)
+def test_spy_true_mentions(text: str, expected: list[str]) -> None:
+    assert extract_tickers(text, SPY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An everyday name at the start of a headline or sentence needs a second sign of a company.
+        ("Visa delays strand students", []),
+        ("Visa Inc delays its results", ["V"]),  # a legal suffix
+        ("Visa's fees draw a lawsuit", ["V"]),  # a possessive
+        ("Visa fees rise as regulators circle", ["V"]),  # a business word within reach
+        ("Visa delays strand thousands of students, and universities warn of lower revenue", []),  # out of reach
+        ("Meta to spend $65 billion on AI", ["META"]),  # "to" and a corporate verb
+        ("Visa to be required for visitors from 2027", []),  # ... not any verb
+        ("Visa Direct expands to 20 countries", ["V"]),  # part of a proper noun (not Title Case)
+        ("Visa Delays Strand Students at the Border", []),  # Title Case: a capital proves nothing
+        ("Visa delays hit Mastercard too", ["MA", "V"]),  # another company in the sentence
+        ("Visa delays strand students. Mastercard is fine", ["MA"]),  # ... not in another sentence
+        ("Travel chaos: Visa delays strand students", []),  # after a colon
+        ("Travel chaos - Visa delays strand students", []),  # after a spaced dash
+        ('"Visa delays strand students," the union says', []),  # after an opening quote
+        ("Students say Visa delays are worse", ["V"]),  # mid-sentence, capitalised: the name
+        ("$V: Visa delays strand students", ["V"]),  # an explicit form counts on its own
+    ],
+)
+def test_sentence_start_rule(text: str, expected: list[str]) -> None:
+    assert extract_tickers(text, QQQ) == expected
+
+
+def test_place_venue_person_and_the_x_of_rules() -> None:
+    # Places need a business sign anywhere.
+    assert extract_tickers("A hike up to Iron Mountain's summit", SPY) == []
+    assert extract_tickers("Hikers love Iron Mountain in the fall", SPY) == []
+    assert extract_tickers("Investors love Iron Mountain stock", SPY) == ["IRM"]
+    # A capitalised place or venue word after any name (or after one more word, for venues); not in lower case.
+    assert extract_tickers("Fans flock to Apple Park", SPY) == []
+    assert extract_tickers("PPG Paints Arena sells out", SPY) == []
+    assert extract_tickers("Globe Life field agents sue the insurer", SPY) == ["GL"]
+    assert extract_tickers("Microsoft Data Center spending soars", SPY) == ["MSFT"]
+    assert extract_tickers("GLOBE LIFE FIELD SELLS OUT", SPY) == []
+    # the <name> at|of <Capitalised>
+    assert extract_tickers("Is this the Nvidia of Europe?", SPY) == []
+    assert extract_tickers("Investors pile into Nvidia at a record high", SPY) == ["NVDA"]
+    # Given names, honorifics and the brands that carry one.
+    assert extract_tickers("Mr. Dell said the company will grow", SPY) == []
+    assert extract_tickers("Shares fell in Paris. Hilton said demand is strong", SPY) == ["HLT"]
+    assert extract_tickers("PARIS HILTON TO LAUNCH A PERFUME", SPY) == []
+    assert extract_tickers("John Deere raises prices", SPY) == ["DE"]
+    assert extract_tickers("Otis Elevator wins a contract", SPY) == []  # given up: reads as a person
+    assert extract_tickers("Otis CEO Judy Marks sees growth", SPY) == ["OTIS"]
+    # A legal suffix settles it.
+    assert extract_tickers("Paris Hilton Worldwide Holdings Inc", SPY) == ["HLT"]
