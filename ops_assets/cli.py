@@ -3,14 +3,13 @@
 FUNDAMENTALS = "group:fundamentals"
 EVENT_PIPELINE = "group:news or group:markets or group:signals"
 MARKETS_AND_SIGNALS = "group:markets or group:signals"
-FORECASTING = "group:forecasting"
+FORECASTING_DATA = "key:daily_prices or key:price_features"
+FORECASTING_TRAINING = "key:forecast_model"
+FORECASTING_SERVING = "key:forecast_predictions or key:forecast_performance"
 
 
-def materialize_command(partition: str, python: str = "python", selection: str = FUNDAMENTALS) -> list[str]:
-    """`dagster asset materialize` of ``selection`` (the weekly fundamentals by default) for one partition."""
-    return [
-        python, "-m", "dagster", "asset", "materialize",
-        "-m", "ops_assets.definitions",
-        "--select", selection,
-        "--partition", partition,
-    ]  # fmt: skip
+def materialize_command(partition: str | None, python: str = "python", selection: str = FUNDAMENTALS) -> list[str]:
+    """`dagster asset materialize` of ``selection`` (the weekly fundamentals by default) for one partition
+    (``None``: an unpartitioned selection)."""
+    command = [python, "-m", "dagster", "asset", "materialize", "-m", "ops_assets.definitions", "--select", selection]
+    return command if partition is None else [*command, "--partition", partition]

@@ -224,7 +224,12 @@ def domain_settings(
     }
 
 
-def forecasting_resources(av: AlphaVantageResource, default_source: str) -> dict[str, Any]:
+LOCAL_TRAINING = {"search_trials": 2, "epochs": 15}
+"""Locally a training run takes well under a minute on two cores (two configs searched, fewer epochs)."""
+AWS_TRAINING = {"search_trials": 4, "epochs": 30}
+
+
+def forecasting_resources(av: AlphaVantageResource, default_source: str, training: dict[str, int]) -> dict[str, Any]:
     """The daily price source (``OPS_FORECASTING_PRICE_SOURCE``) and the forecasting settings."""
     name = os.environ.get("OPS_FORECASTING_PRICE_SOURCE") or default_source
     if name not in PRICE_SOURCES or (name == "sample" and current_environment() != "local"):
@@ -240,7 +245,12 @@ def forecasting_resources(av: AlphaVantageResource, default_source: str) -> dict
     else:
         source = AlphaVantagePriceSource(alpha_vantage=av)
     tickers = _parsed("OPS_FORECASTING_TICKERS", parse_tickers, ["AMZN"])
-    return {"price_source": source, "forecasting_settings": ForecastingSettings(tickers=tickers)}
+    settings = ForecastingSettings(
+        tickers=tickers,
+        search_trials=_env("OPS_FORECASTING_SEARCH_TRIALS", training["search_trials"]),
+        epochs=_env("OPS_FORECASTING_EPOCHS", training["epochs"]),
+    )
+    return {"price_source": source, "forecasting_settings": settings}
 
 
 def event_resources(av: AlphaVantageResource, central_store_url: Any, backend: str) -> dict[str, Any]:
@@ -282,7 +292,7 @@ def local_resources() -> dict[str, Any]:
         "rss_fetcher": SampleRssFetcher(),
         **event_resources(av, store_url, backend="lexicon"),
         **domain_settings(feeds=SAMPLE_FEED_URLS, watched_tickers=watched, company_names=SAMPLE_COMPANY_NAMES),
-        **forecasting_resources(av, default_source="sample"),
+        **forecasting_resources(av, default_source="sample", training=LOCAL_TRAINING),
     }
 
 
@@ -297,7 +307,7 @@ def aws_resources() -> dict[str, Any]:
         "rss_fetcher": RssFetcher(),
         **event_resources(av, dg.EnvVar("OPS_CENTRAL_STORE_URL"), backend="transformers"),
         **domain_settings(feeds=None, watched_tickers=None, company_names={}),
-        **forecasting_resources(av, default_source="yahoo"),
+        **forecasting_resources(av, default_source="yahoo", training=AWS_TRAINING),
     }
 
 

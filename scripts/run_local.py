@@ -5,20 +5,33 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from ops_assets.cli import EVENT_PIPELINE, FORECASTING, FUNDAMENTALS, MARKETS_AND_SIGNALS, materialize_command
+from ops_assets.cli import (
+    EVENT_PIPELINE,
+    FORECASTING_DATA,
+    FORECASTING_SERVING,
+    FORECASTING_TRAINING,
+    FUNDAMENTALS,
+    MARKETS_AND_SIGNALS,
+    materialize_command,
+)
 from ops_assets.environments import local_data_dir, sample_forecasting_day, sample_replay_day
+from ops_assets.forecasting import keys as forecast_keys
+from ops_assets.forecasting.registry import ModelRegistry
+from ops_assets.forecasting.storage import frame_from_parquet
 from ops_assets.fundamentals import keys
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.partitions import daily_partitions
 from resources.central_schema import dispatch_executions, dispatch_recommendations
 from resources.central_store import CentralStore
+from resources.object_store import LocalObjectStore
 
 
-def materialize(title: str, partition: str, selection: str) -> int:
+def materialize(title: str, partition: str | None, selection: str) -> int:
     """One `dagster asset materialize` of ``selection`` for ``partition``; its exit code (0 = success)."""
     print(f"\n{title} ...", flush=True)
     result = subprocess.run(materialize_command(partition, sys.executable, selection), check=False)
@@ -52,12 +65,24 @@ def main() -> int:
         )
     if forecast_day:
         day = forecast_day.isoformat()
-        steps.append(
-            (f"Forecasting data for the sample's last session, {day} (prices, checks, features)", day, FORECASTING)
-        )
+        steps += [
+            (
+                f"Forecasting data for the sample's last session, {day} (prices, checks, features)",
+                day,
+                FORECASTING_DATA,
+            ),
+            (
+                "Training the forecast model (search, walk-forward evaluation, promotion gate)",
+                None,
+                FORECASTING_TRAINING,
+            ),
+            (f"The champion's forecasts from {day}, and how earlier ones did", day, FORECASTING_SERVING),
+        ]
     for title, key, selection in steps:
         if code := materialize(title, key, selection):
             return code
+    if forecast_day:
+        print_forecast(forecast_day)
     if os.environ.get("OPS_ENV", "local") == "local":
         print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
         print_trades(f"sqlite:///{local_data_dir() / 'central_store.db'}")
@@ -88,6 +113,27 @@ def print_trades(url: str) -> None:
             f"  {row.created_at:%Y-%m-%d %H:%M} UTC  {row.action:<4} {row.ticker:<6} {row.status}: {row.status_reason}"
         )
         print(f"      because {row.reason}")
+
+
+def print_forecast(day: date) -> None:
+    """The champion, its walk-forward MASE against the naive forecast, and the forecasts made from ``day``."""
+    store = LocalObjectStore(root=str(local_data_dir() / "object-store"))
+    registry = ModelRegistry(store)
+    champion = registry.champion()
+    card = registry.card(champion) if champion else None
+    latest = registry.card(registry.versions()[-1]) if registry.versions() else None
+    print("\nForecast model registry:")
+    if latest:
+        print(
+            f"  latest version {latest.version}: walk-forward MASE {latest.metrics['mase']:.3f} vs naive 1.000 "
+            f"(champion's {latest.metrics['champion_mase']:.3f}) on {latest.evaluation_window}"
+        )
+    print(f"  champion: version {champion}" + (f" ({card.kind}, trained to {card.data_end})" if card else " (naive)"))
+    forecasts = frame_from_parquet(store.get_bytes(forecast_keys.predictions_key(day)))
+    for row in forecasts.itertuples():
+        print(
+            f"  {row.ticker}: avg_price forecast for {row.target_day}: {row.forecast:.2f} (version {row.model_version})"
+        )
 
 
 if __name__ == "__main__":

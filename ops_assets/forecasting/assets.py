@@ -1,18 +1,28 @@
 """Forecasting: daily prices on the NYSE calendar, then the features the model reads."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pandas as pd
 
 from ops_assets.forecasting import keys
+from ops_assets.forecasting.bundle import UnknownTickerError, load_version
 from ops_assets.forecasting.features import price_features as compute_features
 from ops_assets.forecasting.ingest import TickerIngest, ingest_ticker, read_stored
+from ops_assets.forecasting.model import ModelConfig
 from ops_assets.forecasting.partitions import NEW_YORK, partition_days, trading_days
+from ops_assets.forecasting.performance import PREDICTION_COLUMNS, realised_errors, rolling_mase
+from ops_assets.forecasting.registry import NAIVE_VERSION, ModelCard, ModelRegistry, promotion_decision
+from ops_assets.forecasting.search import DEFAULT_GRID
 from ops_assets.forecasting.settings import ForecastingSettings
-from ops_assets.forecasting.storage import frame_to_parquet
+from ops_assets.forecasting.storage import frame_from_parquet, frame_to_parquet, load_features
 from ops_assets.forecasting.trading_calendar import session_close
-from ops_assets.freshness import TRADING_DAILY
+from ops_assets.forecasting.training import TrainingPlan, TrainingRun, code_version, train
+from ops_assets.freshness import TRADING_DAILY, WEEKLY
+from ops_assets.tables import frame_table
+from resources.notifier import Notifier
 from resources.object_store import ObjectStore
 from resources.price_source import PriceSource, PriceSourceTickerError
 
@@ -113,4 +123,201 @@ def price_features(
     return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(rows), "up_to": str(last)})
 
 
-forecasting_assets = [daily_prices, price_features]
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    deps=[price_features],
+    kinds={"python", "pytorch"},
+    freshness_policy=WEEKLY,
+)
+def forecast_model(
+    context: dg.AssetExecutionContext,
+    object_store: ObjectStore,
+    forecasting_settings: ForecastingSettings,
+    notifier: Notifier,
+) -> dg.MaterializeResult:
+    """A new LSTM version per training run, evaluated walk-forward and promoted only if it beats the champion.
+
+    The search scores a small grid on a validation window; the chosen config is then scored on the last
+    `evaluation_origins` sessions (rolling origin, each fit seeing only data up to its origin) beside the naive
+    forecast (tomorrow = today) and the current champion refitted on the same origins. Registered under
+    `forecasting/models/<version>/`; promoted when its MASE beats the champion's by `promotion_margin`, otherwise
+    recorded as rejected. Stock prices are close to a random walk: a MASE near 1.0 is the honest expectation.
+    """
+    settings = forecasting_settings
+    frames = load_features(object_store, settings.tickers)
+    missing = sorted(set(settings.tickers) - set(frames))
+    if missing:
+        raise dg.Failure(description=f"No features stored for {', '.join(missing)}: materialize price_features first.")
+    registry = ModelRegistry(object_store)
+    champion = registry.champion()
+    champion_card = registry.card(champion) if champion else None
+    champion_configs = {t: ModelConfig.from_dict(c) for t, c in champion_card.config.items()} if champion_card else None
+    grid = [replace(c, epochs=settings.epochs) for c in DEFAULT_GRID[: settings.search_trials]]
+    plan = TrainingPlan(
+        origins=settings.evaluation_origins,
+        validation_origins=settings.validation_origins,
+        refit_every=settings.refit_every,
+        search_budget_seconds=settings.search_budget_seconds,
+        grid=grid,
+    )
+    run = train(frames, plan, champion_configs=champion_configs)
+    card = registry.register(
+        run.bundle().to_bytes(),
+        ModelCard(
+            version=-1,
+            kind="lstm",
+            config={t: r.config.to_dict() for t, r in run.tickers.items()},
+            data_start=run.data_start.isoformat(),
+            data_end=run.data_end.isoformat(),
+            data_hash=run.data_hash,
+            metrics={"mase": run.candidate_mase, "champion_mase": run.champion_mase, **_mean_metrics(run)},
+            evaluation_window=run.evaluation_window,
+            code_version=code_version(),
+            created_at=datetime.now(UTC).isoformat(),
+            tickers=sorted(run.tickers),
+        ),
+    )
+    decision = promotion_decision(run.candidate_mase, run.champion_mase, settings.promotion_margin)
+    reason = f"version {card.version} vs champion version {champion}: {decision.reason}"
+    if decision.promote:
+        registry.promote(card.version, reason)
+    else:
+        registry.reject(card.version, reason)
+    outcome = "PROMOTED" if decision.promote else "REJECTED"
+    notifier.publish(f"Forecast model {outcome} - version {card.version}", f"{reason}\nScores: {run.scores()}")
+    context.log.info(f"{outcome}: {reason}")
+    return dg.MaterializeResult(
+        metadata={
+            "version": card.version,
+            "decision": outcome,
+            "reason": reason,
+            "champion": registry.champion(),
+            "mase": run.candidate_mase,
+            "champion_mase": run.champion_mase,
+            "evaluation_window": run.evaluation_window,
+            "scores": dg.MetadataValue.json(run.scores()),
+            "search_trials": dg.MetadataValue.json(
+                {t: r.trials.astype(str).to_dict(orient="records") for t, r in run.tickers.items()}
+            ),
+            "training_seconds": round(run.seconds, 1),
+        }
+    )
+
+
+def _mean_metrics(run: TrainingRun) -> dict[str, float]:
+    names = ("mae", "rmse", "mape", "directional_accuracy")
+    return {n: float(sum(r.candidate.metrics[n] for r in run.tickers.values()) / len(run.tickers)) for n in names}
+
+
+@dg.asset(
+    partitions_def=trading_days,
+    group_name=GROUP,
+    owners=OWNERS,
+    deps=[price_features, forecast_model],
+    kinds={"python", "parquet"},
+    freshness_policy=TRADING_DAILY,
+)
+def forecast_predictions(
+    context: dg.AssetExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.MaterializeResult:
+    """Each session's forecast of the next session's avg_price per ticker, by the model that serves it
+    (`forecasting/predictions/year=/month=/day=/predictions.parquet`, with the model version).
+
+    The model is the newest champion whose training data ends on or before the session (so a backfill of a past
+    day never uses a model that saw later prices); before any such model, the naive forecast (version 0).
+    """
+    day = date.fromisoformat(context.partition_key)
+    registry = ModelRegistry(object_store)
+    version = serving_version(registry, day)
+    bundle = load_version(registry, version)
+    rows = []
+    for ticker, features in load_features(object_store, forecasting_settings.tickers, up_to=day).items():
+        try:
+            forecaster = bundle.forecaster(ticker)
+        except UnknownTickerError:
+            forecaster, used = load_version(registry, NAIVE_VERSION).forecaster(ticker), NAIVE_VERSION
+        else:
+            used = version
+        predicted = forecaster.predict(features)
+        hit = predicted[predicted["origin_day"] == day]
+        if hit.empty:
+            context.log.warning(f"{ticker}: no forecast from {day} (no full window of features ending that day).")
+            continue
+        rows.append(
+            {
+                "ticker": ticker,
+                "origin_day": day,
+                "target_day": hit["target_day"].iloc[0],
+                "forecast": float(hit["forecast"].iloc[0]),
+                "model_version": used,
+                "model_kind": "naive" if used == NAIVE_VERSION else bundle.kind,
+            }
+        )
+    table = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    object_store.put_bytes(keys.predictions_key(day), frame_to_parquet(table))
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "forecasts": frame_table(table),
+        }
+    )
+
+
+def serving_version(registry: ModelRegistry, day: date) -> int:
+    """The newest champion (current, then earlier ones) trained on data up to ``day`` at the latest; else 0."""
+    record = registry.champion_record()
+    for version in [record["version"], *record.get("previous", [])]:
+        if version == NAIVE_VERSION:
+            continue
+        card = registry.card(version)
+        if card and date.fromisoformat(card.data_end) <= day:
+            return int(version)
+    return NAIVE_VERSION
+
+
+@dg.asset(
+    partitions_def=trading_days,
+    group_name=GROUP,
+    owners=OWNERS,
+    deps=[forecast_predictions],
+    kinds={"python", "parquet"},
+    freshness_policy=TRADING_DAILY,
+)
+def forecast_performance(
+    context: dg.AssetExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.MaterializeResult:
+    """Realised errors of every stored prediction whose target session has arrived by this session, and each
+    model version's rolling 20- and 60-session MASE against the naive forecast
+    (`forecasting/performance/<date>.parquet`)."""
+    day = date.fromisoformat(context.partition_key)
+    predictions = read_predictions(object_store, up_to=day)
+    features = load_features(object_store, forecasting_settings.tickers, up_to=day)
+    scored = realised_errors(predictions, features, as_of=day)
+    table = rolling_mase(scored)
+    object_store.put_bytes(keys.performance_key(day), frame_to_parquet(scored))
+    return dg.MaterializeResult(
+        metadata={
+            "scored_predictions": len(scored),
+            "rolling_mase": frame_table(table, empty="none yet"),
+        }
+    )
+
+
+def read_predictions(object_store: ObjectStore, *, up_to: date) -> pd.DataFrame:
+    """Every stored prediction made on or before ``up_to``."""
+    frames = [
+        frame_from_parquet(object_store.get_bytes(info.key))
+        for info in object_store.list(keys.PREDICTIONS_PREFIX)
+        if info.key.endswith("predictions.parquet")
+    ]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    for column in ("origin_day", "target_day"):
+        table[column] = pd.to_datetime(table[column]).dt.date
+    return table[table["origin_day"] <= up_to]
+
+
+forecasting_assets = [daily_prices, price_features, forecast_model, forecast_predictions, forecast_performance]

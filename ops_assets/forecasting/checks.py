@@ -9,7 +9,9 @@ import dagster as dg
 import pandas as pd
 
 from ops_assets.forecasting import validation
-from ops_assets.forecasting.assets import daily_prices
+from ops_assets.forecasting.assets import daily_prices, forecast_performance, price_features
+from ops_assets.forecasting.drift import ChampionHealth
+from ops_assets.forecasting.health import champion_health
 from ops_assets.forecasting.ingest import read_stored
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.forecasting.trading_calendar import sessions_before
@@ -74,9 +76,11 @@ def sessions_complete(
 ) -> dg.AssetCheckResult:
     def rule(prices: pd.DataFrame, sessions: list[date]) -> object:
         missing, duplicated = validation.missing_and_duplicate_sessions(prices, sessions)
-        return {"missing": missing[:20], "missing_count": len(missing), "duplicated": duplicated} if (
-            missing or duplicated
-        ) else None
+        return (
+            {"missing": missing[:20], "missing_count": len(missing), "duplicated": duplicated}
+            if (missing or duplicated)
+            else None
+        )
 
     return result(per_ticker(context, object_store, forecasting_settings, rule), "Tickers with gaps or repeats")
 
@@ -131,4 +135,64 @@ def jumps_explained(
     )
 
 
-forecasting_checks = [sessions_complete, bars_consistent, no_frozen_bars, jumps_explained]
+@dg.asset_check(
+    asset=price_features,
+    description="The champion's inputs still look like its training data (PSI per feature below the threshold).",
+)
+def features_match_training(
+    object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    health = _health(object_store, forecasting_settings)
+    if health is None:
+        return dg.AssetCheckResult(passed=True, description="The naive forecast is champion: nothing to drift from.")
+    return dg.AssetCheckResult(
+        passed=not health.drifted,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{t}: {', '.join(f)}" for t, f in sorted(health.drifted.items())) or "no drift",
+        metadata={"champion": health.version, "psi": dg.MetadataValue.json(health.psi)},
+    )
+
+
+@dg.asset_check(
+    asset=forecast_performance,
+    description="The champion's live 60-session MASE is within the threshold of what its backtest promised.",
+)
+def champion_performance_holds(
+    object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.AssetCheckResult:
+    health = _health(object_store, forecasting_settings)
+    if health is None:
+        return dg.AssetCheckResult(passed=True, description="The naive forecast is champion: MASE 1.0 by definition.")
+    return dg.AssetCheckResult(
+        passed=not health.degraded,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"live MASE {health.live_mase:.3f} vs backtest {health.backtest_mase:.3f}"
+            if health.live_mase == health.live_mase
+            else "fewer than 60 scored predictions of the champion yet"
+        ),
+        metadata={
+            "champion": health.version,
+            "live_mase_60": None if health.live_mase != health.live_mase else health.live_mase,
+            "backtest_mase": health.backtest_mase,
+        },
+    )
+
+
+def _health(object_store: ObjectStore, settings: ForecastingSettings) -> ChampionHealth | None:
+    return champion_health(
+        object_store,
+        settings.tickers,
+        psi_threshold=settings.drift_psi_threshold,
+        degradation_threshold=settings.degradation_threshold,
+    )
+
+
+forecasting_checks = [
+    sessions_complete,
+    bars_consistent,
+    no_frozen_bars,
+    jumps_explained,
+    features_match_training,
+    champion_performance_holds,
+]

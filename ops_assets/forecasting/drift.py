@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -53,3 +54,56 @@ def degradation_ratio(live_mase: float, backtest_mase: float) -> float:
     if not np.isfinite(live_mase) or not np.isfinite(backtest_mase) or backtest_mase <= 0:
         return float("nan")
     return live_mase / backtest_mase
+
+
+@dataclass
+class ChampionHealth:
+    """Whether the champion still fits the data: feature drift per ticker and live vs backtest MASE."""
+
+    version: int
+    psi: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Ticker -> feature -> PSI (training window vs the recent window)."""
+    drifted: dict[str, list[str]] = field(default_factory=dict)
+    """Ticker -> features whose PSI is above the threshold."""
+    live_mase: float = float("nan")
+    backtest_mase: float = float("nan")
+    degradation: float = float("nan")
+    """``live_mase / backtest_mase``."""
+    degraded: bool = False
+
+    def reasons(self) -> list[str]:
+        """What would justify retraining, in words (empty: nothing)."""
+        found = [
+            f"{ticker}: feature drift in {', '.join(features)}" for ticker, features in sorted(self.drifted.items())
+        ]
+        if self.degraded:
+            found.append(
+                f"live 60-session MASE {self.live_mase:.3f} is {self.degradation:.2f}x the backtest's "
+                f"{self.backtest_mase:.3f}"
+            )
+        return found
+
+
+def assess(
+    version: int,
+    features: Mapping[str, pd.DataFrame],
+    columns: Sequence[str],
+    *,
+    train_start: object,
+    train_end: object,
+    recent: int,
+    psi_threshold: float,
+    live: float,
+    backtest: float,
+    degradation_threshold: float,
+) -> ChampionHealth:
+    health = ChampionHealth(version=version, live_mase=live, backtest_mase=backtest)
+    for ticker, frame in features.items():
+        psi = feature_drift(frame, columns, train_start=train_start, train_end=train_end, recent=recent)
+        health.psi[ticker] = {k: round(v, 4) for k, v in psi.items()}
+        drifted = [k for k, v in psi.items() if np.isfinite(v) and v > psi_threshold]
+        if drifted:
+            health.drifted[ticker] = drifted
+    health.degradation = degradation_ratio(live, backtest)
+    health.degraded = bool(np.isfinite(health.degradation) and health.degradation > degradation_threshold)
+    return health

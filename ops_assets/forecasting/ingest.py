@@ -102,4 +102,3 @@ def ingest_ticker(
     result = TickerIngest(ticker, start, last, rows=len(merged), report=report)
     result.last_day = max(merged["day"]) if len(merged) else None
     return result
-

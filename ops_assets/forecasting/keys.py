@@ -26,3 +26,20 @@ def superseded_prices_key(ticker: str, at: datetime) -> str:
 
 def features_key(ticker: str) -> str:
     return f"forecasting/features/{ticker}.parquet"
+
+
+def predictions_key(day: date) -> str:
+    """The champion's forecasts made after the close of ``day`` (one row per ticker)."""
+    return f"forecasting/predictions/year={day:%Y}/month={day:%m}/day={day:%d}/predictions.parquet"
+
+
+PREDICTIONS_PREFIX = "forecasting/predictions/"
+
+
+def performance_key(day: date) -> str:
+    """Realised errors of every prediction whose target session is on or before ``day``, and rolling MASE."""
+    return f"forecasting/performance/{day.isoformat()}.parquet"
+
+
+def report_key(day: date) -> str:
+    return f"forecasting/reports/{day:%Y}/{day:%m}/{day:%d}/forecast_report.png"

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from ops_assets.forecasting.jobs import forecasting_daily_job
+from ops_assets.forecasting.jobs import forecasting_daily_job, forecasting_training_job
 from ops_assets.forecasting.partitions import NEW_YORK
 from ops_assets.forecasting.trading_calendar import is_session
 
@@ -25,3 +25,13 @@ def forecasting_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunR
     if not is_session(day):
         return dg.SkipReason(f"{day} is not an NYSE session (holiday): nothing to fetch.")
     return dg.RunRequest(partition_key=day.isoformat())
+
+
+forecasting_training_schedule = dg.ScheduleDefinition(
+    name="forecasting_training_schedule",
+    job=forecasting_training_job,
+    cron_schedule="0 10 * * 6",
+    execution_timezone=NEW_YORK,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Weekly retraining, Saturday 10:00 New York (the retrain sensor asks sooner on drift)",
+)

@@ -22,6 +22,20 @@ class ForecastingSettings(dg.ConfigurableResource):
     validation_window_sessions: int = Field(default=260, description="Sessions the data checks look at.")
     jump_threshold: float = Field(default=0.25, description="A close-to-close change above this is flagged.")
     frozen_run_length: int = Field(default=3, description="This many identical bars in a row is a frozen feed.")
+    evaluation_origins: int = Field(default=60, description="Sessions in the walk-forward test window.")
+    validation_origins: int = Field(default=40, description="Sessions in the search's validation window.")
+    refit_every: int = Field(default=20, description="Walk-forward refits the model every this many origins.")
+    search_trials: int = Field(default=4, description="Configs of the search grid tried (in order), at most.")
+    search_budget_seconds: float = Field(default=300, description="No new search trial starts after this.")
+    epochs: int = Field(default=30, description="Training epochs of every config.")
+    promotion_margin: float = Field(
+        default=0.02, description="A candidate must beat the champion's MASE by this fraction to be promoted."
+    )
+    drift_psi_threshold: float = Field(default=0.25, description="A feature's PSI above this is drift.")
+    degradation_threshold: float = Field(
+        default=1.25, description="Live 60-session MASE above this multiple of the backtest MASE is degradation."
+    )
+    retrain_min_interval_hours: float = Field(default=24, description="The retrain sensor asks at most this often.")
 
     @field_validator("tickers")
     @classmethod

@@ -9,12 +9,15 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ops_assets.forecasting import keys
 from ops_assets.forecasting.prices import PRICE_COLUMNS, Split, empty_prices
+from resources.object_store import ObjectNotFoundError
 
 SPLITS_METADATA_KEY = b"ops.splits"
 
@@ -51,3 +54,19 @@ def frame_from_parquet(data: bytes) -> pd.DataFrame:
     if "day" in frame:
         frame["day"] = pd.to_datetime(frame["day"]).dt.date
     return frame
+
+
+class BlobReader(Protocol):
+    def get_bytes(self, key: str) -> bytes: ...
+
+
+def load_features(store: BlobReader, tickers: list[str], *, up_to: date | None = None) -> dict[str, pd.DataFrame]:
+    """Each ticker's stored features (cut at ``up_to``); tickers without features are left out."""
+    frames = {}
+    for ticker in tickers:
+        try:
+            frame = frame_from_parquet(store.get_bytes(keys.features_key(ticker)))
+        except ObjectNotFoundError:
+            continue
+        frames[ticker] = frame if up_to is None else frame[frame["day"] <= up_to]
+    return frames

@@ -28,6 +28,7 @@ from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.fundamentals.quarterly import to_quarterly_table
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.fundamentals.universe import parse_etf_holdings
+from ops_assets.tables import markdown_table
 from resources.alpha_vantage import (
     AlphaVantageDailyQuotaError,
     AlphaVantageError,
@@ -85,19 +86,12 @@ def etf_holdings(
             "object_key": holdings_key,
             "etf_symbol": etf,
             "tickers": len(holdings),
-            "holdings": _markdown_table(
+            "holdings": markdown_table(
                 ["symbol", "description", "weight"],
                 [[h.symbol, h.description, "" if h.weight is None else h.weight] for h in holdings],
             ),
         }
     )
-
-
-def _markdown_table(headers: list[str], rows: list[list[object]]) -> dg.MetadataValue:
-    """A table for the asset's metadata panel in the UI."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in rows]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 RAW_SPECS = [
@@ -193,7 +187,7 @@ def alpha_vantage_raw(
     }
     object_store.put_json(keys.fetch_report_key(as_of), report)
 
-    table = _markdown_table(
+    table = markdown_table(
         ["ticker", "status", "fetched", "reused", "reason / error"],
         [[o.ticker, o.status, ",".join(o.fetched), ",".join(o.reused), o.error or o.refresh_reason] for o in outcomes],
     )

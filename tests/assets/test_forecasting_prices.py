@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from ops_assets.forecasting import keys
-from ops_assets.forecasting.assets import forecasting_assets
-from ops_assets.forecasting.checks import forecasting_checks
+from ops_assets.forecasting.assets import daily_prices, price_features
+from ops_assets.forecasting.checks import bars_consistent, jumps_explained, no_frozen_bars, sessions_complete
 from ops_assets.forecasting.ingest import ingest_ticker, read_stored
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.forecasting.storage import frame_from_parquet
@@ -23,7 +23,7 @@ from resources.sample_sources.prices import SAMPLE_PRICES_END, SAMPLE_UNKNOWN_TI
 from resources.sample_sources.resources import SamplePriceSource
 
 DAY = SAMPLE_PRICES_END.isoformat()
-EVERYTHING = [*forecasting_assets, *forecasting_checks]
+EVERYTHING = [daily_prices, price_features, sessions_complete, bars_consistent, no_frozen_bars, jumps_explained]
 
 
 def resources(data_dir: Path, source: object, tickers: list[str]) -> dict:
@@ -95,7 +95,7 @@ def test_a_session_that_has_not_closed_is_refused(tmp_path: Path) -> None:
     future = next(d for d in sessions(date.today(), date(2030, 1, 1)) if d > datetime.now(UTC).date())
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            forecasting_assets[:1], resources=res, partition_key=future.isoformat(), raise_on_error=False,
+            [daily_prices], resources=res, partition_key=future.isoformat(), raise_on_error=False,
             instance=instance,
         )  # fmt: skip
     assert not result.success
