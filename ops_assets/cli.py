@@ -5,7 +5,7 @@ EVENT_PIPELINE = "group:news or group:markets or group:signals"
 MARKETS_AND_SIGNALS = "group:markets or group:signals"
 FORECASTING_DATA = "key:daily_prices or key:price_features"
 FORECASTING_TRAINING = "key:forecast_model"
-FORECASTING_SERVING = "key:forecast_predictions or key:forecast_performance"
+FORECASTING_SERVING = "key:forecast_predictions or key:forecast_performance or key:forecast_report"
 
 
 def materialize_command(partition: str | None, python: str = "python", selection: str = FUNDAMENTALS) -> list[str]:

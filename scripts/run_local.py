@@ -76,7 +76,7 @@ def main() -> int:
                 None,
                 FORECASTING_TRAINING,
             ),
-            (f"The champion's forecasts from {day}, and how earlier ones did", day, FORECASTING_SERVING),
+            (f"The champion's forecasts from {day}, how earlier ones did, the report", day, FORECASTING_SERVING),
         ]
     for title, key, selection in steps:
         if code := materialize(title, key, selection):
@@ -134,6 +134,7 @@ def print_forecast(day: date) -> None:
         print(
             f"  {row.ticker}: avg_price forecast for {row.target_day}: {row.forecast:.2f} (version {row.model_version})"
         )
+    print(f"  report: {store.uri(forecast_keys.report_key(day))}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from ops_assets.forecasting.model import ModelConfig
 from ops_assets.forecasting.partitions import NEW_YORK, partition_days, trading_days
 from ops_assets.forecasting.performance import PREDICTION_COLUMNS, realised_errors, rolling_mase
 from ops_assets.forecasting.registry import NAIVE_VERSION, ModelCard, ModelRegistry, promotion_decision
+from ops_assets.forecasting.report import forecast_report_png, report_markdown, report_table
 from ops_assets.forecasting.search import DEFAULT_GRID
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.forecasting.storage import frame_from_parquet, frame_to_parquet, load_features
@@ -320,4 +321,40 @@ def read_predictions(object_store: ObjectStore, *, up_to: date) -> pd.DataFrame:
     return table[table["origin_day"] <= up_to]
 
 
-forecasting_assets = [daily_prices, price_features, forecast_model, forecast_predictions, forecast_performance]
+@dg.asset(
+    partitions_def=trading_days,
+    group_name=GROUP,
+    owners=OWNERS,
+    deps=[forecast_predictions, forecast_performance],
+    kinds={"python", "matplotlib"},
+    freshness_policy=TRADING_DAILY,
+)
+def forecast_report(
+    context: dg.AssetExecutionContext, object_store: ObjectStore, forecasting_settings: ForecastingSettings
+) -> dg.MaterializeResult:
+    """The day's report: actual avg_price against the served forecasts with their error band, per ticker, and
+    each model version's realised MAE and rolling MASE (`forecasting/reports/YYYY/MM/DD/forecast_report.png`,
+    shown below)."""
+    day = date.fromisoformat(context.partition_key)
+    scored = frame_from_parquet(object_store.get_bytes(keys.performance_key(day)))
+    features = load_features(object_store, forecasting_settings.tickers, up_to=day)
+    pending = frame_from_parquet(object_store.get_bytes(keys.predictions_key(day)))
+    png = forecast_report_png(scored, features, day=day, pending=pending)
+    key = keys.report_key(day)
+    object_store.put_bytes(key, png)
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(report_markdown(key, report_table(scored, day=day), png=png)),
+            "uri": object_store.uri(key),
+        }
+    )
+
+
+forecasting_assets = [
+    daily_prices,
+    price_features,
+    forecast_model,
+    forecast_predictions,
+    forecast_performance,
+    forecast_report,
+]

@@ -15,6 +15,7 @@ from ops_assets.forecasting.assets import (
     forecast_model,
     forecast_performance,
     forecast_predictions,
+    forecast_report,
     price_features,
 )
 from ops_assets.forecasting.checks import forecasting_checks
@@ -85,7 +86,7 @@ def test_training_registers_a_version_and_the_gate_decides(data_ready: dict) -> 
 def test_predictions_never_use_a_model_that_saw_later_prices(data_ready: dict) -> None:
     assert train(data_ready, promotion_margin=-10.0).success  # champion v1, trained up to DAYS[-1]
     store = data_ready["object_store"]
-    everything = [forecast_predictions, forecast_performance, *forecasting_checks[-1:]]
+    everything = [forecast_predictions, forecast_performance, forecast_report, *forecasting_checks[-1:]]
     for day in DAYS[-3:]:
         assert dg.materialize(everything, resources=data_ready, partition_key=day.isoformat()).success
 
@@ -98,3 +99,4 @@ def test_predictions_never_use_a_model_that_saw_later_prices(data_ready: dict) -
     # Two forecasts made before the last session have their actuals; the last one's target is in the future.
     assert sorted(performance["origin_day"]) == DAYS[-3:-1]
     assert (performance["forecast"] == performance["today"]).all()  # naive: tomorrow = today
+    assert store.get_bytes(keys.report_key(DAYS[-1])).startswith(b"\x89PNG")

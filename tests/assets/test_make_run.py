@@ -32,4 +32,6 @@ def test_make_run_shows_the_pipeline_end_to_end(local_env: Path) -> None:
     assert "Forecast model registry:" in out
     assert "  latest version 1: walk-forward MASE " in out
     assert "AMZN: avg_price forecast for 2026-11-30: " in out
+    report = local_env / "object-store" / "forecasting" / "reports" / "2026" / "11" / "27" / "forecast_report.png"
+    assert report.read_bytes().startswith(b"\x89PNG")
     assert (local_env / "object-store" / "forecasting" / "features" / "AMZN.parquet").exists()
