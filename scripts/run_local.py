@@ -119,16 +119,21 @@ def print_forecast(day: date) -> None:
     """The champion, its walk-forward MASE against the naive forecast, and the forecasts made from ``day``."""
     store = LocalObjectStore(root=str(local_data_dir() / "object-store"))
     registry = ModelRegistry(store)
-    champion = registry.champion()
-    card = registry.card(champion) if champion else None
+    card = registry.champion_card()
     latest = registry.card(registry.versions()[-1]) if registry.versions() else None
-    print("\nForecast model registry:")
+    print("\nForecast model registry (MASE: walk-forward MAE over the naive forecast's; below 1 beats it):")
     if latest:
+        decision = next((e["kind"] for e in reversed(registry.events()) if e["version"] == latest.version), "")
         print(
-            f"  latest version {latest.version}: walk-forward MASE {latest.metrics['mase']:.3f} vs naive 1.000 "
-            f"(champion's {latest.metrics['champion_mase']:.3f}) on {latest.evaluation_window}"
+            f"  latest version {latest.version} ({decision}): MASE {latest.metrics['mase']:.3f} on "
+            f"{latest.evaluation_window}; the champion then {latest.metrics['champion_mase']:.3f}; "
+            f"the last-close baseline {latest.metrics.get('last_close_mase', float('nan')):.3f}"
         )
-    print(f"  champion: version {champion}" + (f" ({card.kind}, trained to {card.data_end})" if card else " (naive)"))
+    if card:
+        trained = f"{card.kind}, trained to {card.data_end}"
+        print(f"  champion: version {card.version} ({trained}), MASE {card.metrics['mase']:.3f}")
+    else:
+        print("  champion: version 0, the naive forecast (tomorrow = today), MASE 1.000 by definition")
     forecasts = frame_from_parquet(store.get_bytes(forecast_keys.predictions_key(day)))
     for row in forecasts.itertuples():
         print(

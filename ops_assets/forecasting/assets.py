@@ -14,7 +14,7 @@ from ops_assets.forecasting.ingest import TickerIngest, ingest_ticker, read_stor
 from ops_assets.forecasting.model import ModelConfig
 from ops_assets.forecasting.partitions import NEW_YORK, partition_days, trading_days
 from ops_assets.forecasting.performance import PREDICTION_COLUMNS, realised_errors, rolling_mase
-from ops_assets.forecasting.registry import NAIVE_VERSION, ModelCard, ModelRegistry, promotion_decision
+from ops_assets.forecasting.registry import NAIVE_VERSION, ModelCard, ModelRegistry, RegistryError, promotion_decision
 from ops_assets.forecasting.report import forecast_report_png, report_markdown, report_table
 from ops_assets.forecasting.search import DEFAULT_GRID
 from ops_assets.forecasting.settings import ForecastingSettings
@@ -108,20 +108,19 @@ def price_features(
 ) -> dg.MaterializeResult:
     """The model's inputs per ticker and session (`forecasting/features/<TICKER>.parquet`): avg_price = (O+H+L+C)/4,
     log returns over 1 and 5 sessions, 5- and 20-session volatility, avg_price against its 20-session mean, the
-    day's range and a volume z-score. Each row uses only sessions up to its own day.
+    day's range and a volume z-score. Each row uses only sessions up to its own day, so the file always covers the
+    whole stored history (re-running an old partition never cuts it short); readers cut at the day they need.
     """
-    _, last = partition_days(context)
     rows = {}
     for ticker in forecasting_settings.tickers:
         prices, _ = read_stored(object_store, ticker)
-        prices = prices[prices["day"] <= last]
         if not len(prices):
-            context.log.warning(f"{ticker}: no stored prices up to {last}; no features.")
+            context.log.warning(f"{ticker}: no stored prices; no features.")
             continue
         features = compute_features(prices)
         object_store.put_bytes(keys.features_key(ticker), frame_to_parquet(features))
-        rows[ticker] = len(features)
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(rows), "up_to": str(last)})
+        rows[ticker] = {"rows": len(features), "last_day": str(features["day"].iloc[-1])}
+    return dg.MaterializeResult(metadata={"tickers": dg.MetadataValue.json(rows)})
 
 
 @dg.asset(
@@ -147,14 +146,20 @@ def forecast_model(
     """
     settings = forecasting_settings
     frames = load_features(object_store, settings.tickers)
-    missing = sorted(set(settings.tickers) - set(frames))
-    if missing:
-        raise dg.Failure(description=f"No features stored for {', '.join(missing)}: materialize price_features first.")
+    frames, left_out = trainable(frames, settings)
+    for ticker in sorted(set(settings.tickers) - set(frames) - set(left_out)):
+        left_out[ticker] = "no features stored (materialize price_features)"
+    for ticker, why in left_out.items():
+        context.log.warning(f"{ticker} left out of training: {why}")
+    if not frames:
+        raise dg.Failure(description="No ticker can be trained: " + "; ".join(f"{t}: {w}" for t, w in left_out.items()))
     registry = ModelRegistry(object_store)
-    champion = registry.champion()
-    champion_card = registry.card(champion) if champion else None
+    champion_card = registry.champion_card()
+    champion = champion_card.version if champion_card else NAIVE_VERSION
     champion_configs = {t: ModelConfig.from_dict(c) for t, c in champion_card.config.items()} if champion_card else None
-    grid = [replace(c, epochs=settings.epochs) for c in DEFAULT_GRID[: settings.search_trials]]
+    grid = [
+        replace(c, epochs=settings.epochs, horizon=settings.horizon) for c in DEFAULT_GRID[: settings.search_trials]
+    ]
     plan = TrainingPlan(
         origins=settings.evaluation_origins,
         validation_origins=settings.validation_origins,
@@ -172,11 +177,19 @@ def forecast_model(
             data_start=run.data_start.isoformat(),
             data_end=run.data_end.isoformat(),
             data_hash=run.data_hash,
-            metrics={"mase": run.candidate_mase, "champion_mase": run.champion_mase, **_mean_metrics(run)},
+            metrics={
+                "mase": run.candidate_mase,
+                "champion_mase": run.champion_mase,
+                "last_close_mase": run.last_close_mase,
+                **_mean_metrics(run),
+            },
             evaluation_window=run.evaluation_window,
             code_version=code_version(),
             created_at=datetime.now(UTC).isoformat(),
             tickers=sorted(run.tickers),
+            training_windows={
+                t: [r.model.train_start.isoformat(), r.model.train_end.isoformat()] for t, r in run.tickers.items()
+            },
         ),
     )
     decision = promotion_decision(run.candidate_mase, run.champion_mase, settings.promotion_margin)
@@ -196,7 +209,9 @@ def forecast_model(
             "champion": registry.champion(),
             "mase": run.candidate_mase,
             "champion_mase": run.champion_mase,
+            "last_close_mase": run.last_close_mase,
             "evaluation_window": run.evaluation_window,
+            "left_out": dg.MetadataValue.json(left_out),
             "scores": dg.MetadataValue.json(run.scores()),
             "search_trials": dg.MetadataValue.json(
                 {t: r.trials.astype(str).to_dict(orient="records") for t, r in run.tickers.items()}
@@ -204,6 +219,21 @@ def forecast_model(
             "training_seconds": round(run.seconds, 1),
         }
     )
+
+
+def trainable(frames: dict, settings: ForecastingSettings) -> tuple[dict, dict[str, str]]:
+    """The tickers with enough history for the search's and the test's windows, and why the others are not."""
+    needed = (
+        settings.evaluation_origins + settings.validation_origins + 2 * max(DEFAULT_GRID, key=lambda c: c.window).window
+    )
+    kept, left_out = {}, {}
+    for ticker, frame in frames.items():
+        complete = int(frame.dropna().shape[0])
+        if complete < needed:
+            left_out[ticker] = f"{complete} complete sessions of features; training needs {needed}"
+        else:
+            kept[ticker] = frame
+    return kept, left_out
 
 
 def _mean_metrics(run: TrainingRun) -> dict[str, float]:
@@ -231,13 +261,14 @@ def forecast_predictions(
     day = date.fromisoformat(context.partition_key)
     registry = ModelRegistry(object_store)
     version = serving_version(registry, day)
-    bundle = load_version(registry, version)
+    bundle = load_version(registry, version, horizon=forecasting_settings.horizon)
     rows = []
     for ticker, features in load_features(object_store, forecasting_settings.tickers, up_to=day).items():
         try:
             forecaster = bundle.forecaster(ticker)
         except UnknownTickerError:
-            forecaster, used = load_version(registry, NAIVE_VERSION).forecaster(ticker), NAIVE_VERSION
+            naive = load_version(registry, NAIVE_VERSION, horizon=forecasting_settings.horizon)
+            forecaster, used = naive.forecaster(ticker), NAIVE_VERSION
         else:
             used = version
         predicted = forecaster.predict(features)
@@ -251,6 +282,9 @@ def forecast_predictions(
                 "origin_day": day,
                 "target_day": hit["target_day"].iloc[0],
                 "forecast": float(hit["forecast"].iloc[0]),
+                # The avg_price it was made from, in that day's units: a later split rescales stored prices,
+                # and the performance rescales the forecast by the same factor through this.
+                "origin_price": float(features.loc[features["day"] == day, "avg_price"].iloc[0]),
                 "model_version": used,
                 "model_kind": "naive" if used == NAIVE_VERSION else bundle.kind,
             }
@@ -272,7 +306,11 @@ def serving_version(registry: ModelRegistry, day: date) -> int:
         if version == NAIVE_VERSION:
             continue
         card = registry.card(version)
-        if card and date.fromisoformat(card.data_end) <= day:
+        if card is None:
+            raise RegistryError(
+                f"Champion history names version {version}, which has no card: the registry is damaged."
+            )
+        if date.fromisoformat(card.data_end) <= day:
             return int(version)
     return NAIVE_VERSION
 

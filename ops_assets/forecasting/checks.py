@@ -34,13 +34,18 @@ def per_ticker(
     settings: ForecastingSettings,
     rule: Callable[[pd.DataFrame, list[date]], object],
 ) -> dict[str, object]:
-    """``rule(window_prices, window_sessions)`` for every ticker whose result is a finding (truthy)."""
-    findings = {}
+    """``rule(window_prices, window_sessions)`` for every ticker whose result is a finding (truthy).
+
+    A ticker with nothing stored (the provider does not know it: ``daily_prices`` reports it) is not judged, so
+    it cannot block the others; when no ticker has anything stored, that is the finding.
+    """
+    findings: dict[str, object] = {}
+    unstored = []
     for ticker in settings.tickers:
         prices, _ = read_stored(object_store, ticker)
         end = window_end(context, prices)
         if end is None or not len(prices):
-            findings[ticker] = "no stored prices"
+            unstored.append(ticker)
             continue
         # Sessions before the ticker's first stored day (a listing inside the window) are not missing.
         first_day = min(prices["day"])
@@ -51,6 +56,8 @@ def per_ticker(
         window = prices[(prices["day"] >= sessions[0]) & (prices["day"] <= sessions[-1])]
         if finding := rule(window, sessions):
             findings[ticker] = finding
+    if len(unstored) == len(settings.tickers):
+        findings.update({ticker: "no stored prices" for ticker in unstored})
     return findings
 
 

@@ -34,7 +34,8 @@ def avg_price(prices: pd.DataFrame) -> pd.Series:
 
 
 def price_features(prices: pd.DataFrame) -> pd.DataFrame:
-    """One row per stored session, oldest first: ``day`` and :data:`FEATURE_COLUMNS` (NaN until enough history)."""
+    """One row per stored session, oldest first: ``day``, :data:`FEATURE_COLUMNS` (NaN until enough history) and
+    ``close``."""
     ordered = prices.sort_values("day").reset_index(drop=True)
     avg = avg_price(ordered)
     log_avg = np.log(avg)
@@ -56,4 +57,6 @@ def price_features(prices: pd.DataFrame) -> pd.DataFrame:
             "log_volume_z20": (log_volume - volume_mean) / volume_std.replace(0.0, np.nan),
         }
     )
-    return features[["day", *FEATURE_COLUMNS]]
+    # The session's close rides along (not a model input): the last-close baseline forecasts with it.
+    features["close"] = ordered["close"]
+    return features[["day", *FEATURE_COLUMNS, "close"]]

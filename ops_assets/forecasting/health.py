@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from ops_assets.forecasting.drift import ChampionHealth, assess
 from ops_assets.forecasting.performance import live_mase, rolling_mase
-from ops_assets.forecasting.registry import NAIVE_VERSION, ModelRegistry
+from ops_assets.forecasting.registry import ModelRegistry
 from ops_assets.forecasting.storage import frame_from_parquet, load_features
 
 RECENT_SESSIONS = 60
@@ -34,13 +34,17 @@ def champion_health(
     store: Store, tickers: list[str], *, psi_threshold: float, degradation_threshold: float
 ) -> ChampionHealth | None:
     """``None`` while the naive forecast is the champion (nothing was trained that could drift)."""
-    registry = ModelRegistry(store)
-    version = registry.champion()
-    card = registry.card(version) if version != NAIVE_VERSION else None
+    card = ModelRegistry(store).champion_card()
     if card is None:
         return None
+    version = card.version
     features = load_features(store, tickers)
     columns = [c for c in next(iter(card.config.values()), {}).get("features", []) if c != "avg_price"]
+    windows = {
+        ticker: (date.fromisoformat(card.training_windows.get(ticker, [card.data_start])[0]),
+                 date.fromisoformat(card.training_windows.get(ticker, [card.data_start, card.data_end])[-1]))
+        for ticker in card.tickers
+    }  # fmt: skip
     _, scored = latest_performance(store)
     live = (
         live_mase(rolling_mase(scored), version, RECENT_SESSIONS)
@@ -51,8 +55,7 @@ def champion_health(
         version,
         features,
         columns,
-        train_start=date.fromisoformat(card.data_start),
-        train_end=date.fromisoformat(card.data_end),
+        windows=windows,
         recent=RECENT_SESSIONS,
         psi_threshold=psi_threshold,
         live=live,

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-PREDICTION_COLUMNS = ["ticker", "origin_day", "target_day", "forecast", "model_version", "model_kind"]
+PREDICTION_COLUMNS = ["ticker", "origin_day", "target_day", "forecast", "model_version", "model_kind", "origin_price"]
 ROLLING_WINDOWS = (20, 60)
 
 
@@ -29,6 +29,11 @@ def realised_errors(predictions: pd.DataFrame, features: Mapping[str, pd.DataFra
         scored = group.assign(
             actual=price.reindex(group["target_day"]).to_numpy(), today=price.reindex(group["origin_day"]).to_numpy()
         )
+        if "origin_price" in scored:
+            # Stored prices are re-adjusted when a split becomes known; a forecast keeps the units of the day it
+            # was made. Rescale it by how the origin's price changed since (1.0 without a split in between).
+            factor = (scored["today"] / scored["origin_price"]).where(scored["origin_price"] > 0, 1.0).fillna(1.0)
+            scored["forecast"] = scored["forecast"] * factor
         rows.append(scored.dropna(subset=["actual", "today"]))
     if not rows:
         return pd.DataFrame(columns=[*PREDICTION_COLUMNS, "actual", "today", "error", "naive_error"])
@@ -41,6 +46,7 @@ def realised_errors(predictions: pd.DataFrame, features: Mapping[str, pd.DataFra
 def rolling_mase(scored: pd.DataFrame, windows: Sequence[int] = ROLLING_WINDOWS) -> pd.DataFrame:
     """Per model version: predictions scored, last target day, MAE and MASE over its last N predictions."""
     out = []
+    # MASE per ticker, then the mean over tickers: the same aggregation as the backtest's (price levels differ).
     for version, group in scored.sort_values("target_day").groupby("model_version"):
         row: dict[str, object] = {
             "model_version": int(version),
@@ -49,11 +55,16 @@ def rolling_mase(scored: pd.DataFrame, windows: Sequence[int] = ROLLING_WINDOWS)
             "last_target_day": group["target_day"].iloc[-1],
         }
         for n in windows:
-            tail = group.tail(n)
-            naive_mae = float(tail["naive_error"].mean())
-            row[f"mae_{n}"] = float(tail["error"].mean())
-            row[f"mase_{n}"] = float(tail["error"].mean()) / naive_mae if naive_mae > 0 else float("nan")
-            row[f"complete_{n}"] = len(tail) >= n
+            maes, mases, complete = [], [], True
+            for _, per_ticker in group.groupby("ticker"):
+                tail = per_ticker.tail(n)
+                naive_mae = float(tail["naive_error"].mean())
+                maes.append(float(tail["error"].mean()))
+                mases.append(maes[-1] / naive_mae if naive_mae > 0 else float("nan"))
+                complete &= len(tail) >= n
+            row[f"mae_{n}"] = float(np.mean(maes))
+            row[f"mase_{n}"] = float(np.mean(mases))
+            row[f"complete_{n}"] = complete
         out.append(row)
     return pd.DataFrame(out)
 

@@ -10,10 +10,11 @@ same:
 2. a split not yet recorded rescales the stored rows before its day (prices / ratio, volume x ratio), as the
    provider's own adjusted series does;
 3. then the overlap of stored and answered days is compared. Equal: nothing to say. Different by one constant
-   factor: a split the answer does not list (it happened before the fetched range): reported as such, the
-   answer's days win, and the boundary jump it leaves is what the validation check stops on (a backfill of the
-   whole range repairs it). Different otherwise: a **restatement**, reported day by day; the answer's values win
-   (it is the provider's current truth) and the caller archives the superseded version. Nothing changes silently.
+   factor: a split the answer does not list (it happened before the fetched range): reported as such (the run's
+   ``history_changed`` metadata and a warning), the answer's days win, and the boundary jump it leaves is named
+   by the ``jumps_explained`` check as a likely split (a backfill from the first stored day repairs it).
+   Different otherwise: a **restatement**, reported day by day; the answer's values win (it is the provider's
+   current truth) and the caller archives the superseded version. Nothing changes silently.
 """
 
 from __future__ import annotations

@@ -51,6 +51,12 @@ class ModelCard:
     code_version: str
     created_at: str
     tickers: list[str] = field(default_factory=list)
+    training_windows: dict[str, list[str]] = field(default_factory=dict)
+    """Ticker -> [first, last] session the served model was fitted on (the drift check's reference window)."""
+
+
+class RegistryError(RuntimeError):
+    """The registry is inconsistent (a champion without its card or bytes): say so rather than guess."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,19 @@ class ModelRegistry:
     def card(self, version: int) -> ModelCard | None:
         data = self._json(f"{self.prefix}/{version}/card.json")
         return ModelCard(**data) if data else None
+
+    def champion_card(self) -> ModelCard | None:
+        """The champion's card; ``None`` for the naive forecast. A champion without a card is an error."""
+        version = self.champion()
+        if version == NAIVE_VERSION:
+            return None
+        card = self.card(version)
+        if card is None:
+            raise RegistryError(
+                f"The champion is version {version} but {self.prefix}/{version}/card.json is missing: the registry "
+                "is damaged. Roll back to the previous champion (ModelRegistry.rollback) or promote a good version."
+            )
+        return card
 
     def model_bytes(self, version: int) -> bytes:
         return self.store.get_bytes(f"{self.prefix}/{version}/model.bin")

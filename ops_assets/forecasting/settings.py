@@ -22,6 +22,7 @@ class ForecastingSettings(dg.ConfigurableResource):
     validation_window_sessions: int = Field(default=260, description="Sessions the data checks look at.")
     jump_threshold: float = Field(default=0.25, description="A close-to-close change above this is flagged.")
     frozen_run_length: int = Field(default=3, description="This many identical bars in a row is a frozen feed.")
+    horizon: int = Field(default=1, description="Sessions ahead the model forecasts avg_price (1 = the next).")
     evaluation_origins: int = Field(default=60, description="Sessions in the walk-forward test window.")
     validation_origins: int = Field(default=40, description="Sessions in the search's validation window.")
     refit_every: int = Field(default=20, description="Walk-forward refits the model every this many origins.")

@@ -65,6 +65,11 @@ class TickerResult:
     def champion_mase(self) -> float:
         return (self.champion.metrics if self.champion else self.candidate.naive_metrics)["mase"]
 
+    last_close_mase: float = float("nan")
+    """The last-close baseline (avg_price tomorrow = close today) on the same origins: avg_price averages the
+    session's prices, so today's close already anticipates part of tomorrow's average; a model worth serving
+    should beat this too (reported, not gated)."""
+
 
 @dataclass
 class TrainingRun:
@@ -83,6 +88,10 @@ class TrainingRun:
         return float(np.mean([r.champion_mase for r in self.tickers.values()]))
 
     @property
+    def last_close_mase(self) -> float:
+        return float(np.mean([r.last_close_mase for r in self.tickers.values()]))
+
+    @property
     def evaluation_window(self) -> str:
         first = min(r.candidate.start for r in self.tickers.values())
         last = max(r.candidate.end for r in self.tickers.values())
@@ -97,6 +106,7 @@ class TrainingRun:
             ticker: {
                 **{k: round(float(v), 6) for k, v in r.candidate.metrics.items()},
                 "champion_mase": round(float(r.champion_mase), 6),
+                "last_close_mase": round(float(r.last_close_mase), 6),
                 "config": r.config.label(),
             }
             for ticker, r in self.tickers.items()
@@ -133,7 +143,8 @@ def train(
     started = time.perf_counter()
     results = {}
     for ticker, features in sorted(frames.items()):
-        test = evaluation_origins(features, origins=plan.origins)
+        horizon = (plan.grid or (ModelConfig(),))[0].horizon
+        test = evaluation_origins(features, origins=plan.origins, horizon=horizon)
         first_test = test["origin_day"].iloc[0]
         validation_end = max(d for d in features["day"] if d < first_test)
         found = search(
@@ -146,9 +157,16 @@ def train(
         )
         config = found.best_config
         candidate = walk_forward(
-            features, lambda h, t, c=config: fit(h, c, train_end=t), origins=plan.origins, refit_every=plan.refit_every
+            features,
+            lambda h, t, c=config: fit(h, c, train_end=t),
+            origins=plan.origins,
+            refit_every=plan.refit_every,
+            horizon=horizon,
         )
         champion_config = (champion_configs or {}).get(ticker)
+        if champion_config is not None and champion_config.horizon != horizon:
+            # A champion for another horizon is not comparable on these origins: the naive forecast stands in.
+            champion_config = None
         champion = None
         if champion_config is not None:
             champion = walk_forward(
@@ -156,9 +174,12 @@ def train(
                 lambda h, t, c=champion_config: fit(h, c, train_end=t),
                 origins=plan.origins,
                 refit_every=plan.refit_every,
+                horizon=horizon,
             )
         model = fit(features, config, train_end=max(features["day"]))
-        results[ticker] = TickerResult(ticker, config, found.trials, candidate, champion, model)
+        results[ticker] = TickerResult(
+            ticker, config, found.trials, candidate, champion, model, last_close_mase(features, candidate)
+        )
     days = [d for f in frames.values() for d in f["day"]]
     return TrainingRun(
         tickers=results,
@@ -169,5 +190,11 @@ def train(
     )
 
 
-def date_of(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+def last_close_mase(features: pd.DataFrame, evaluation: WalkForward) -> float:
+    """MAE of "avg_price tomorrow = close today" over the evaluation's origins, divided by the naive MAE."""
+    if "close" not in features:
+        return float("nan")
+    close = features.set_index("day")["close"].reindex(evaluation.table["origin_day"]).to_numpy(float)
+    mae = float(np.nanmean(np.abs(evaluation.table["actual"].to_numpy(float) - close)))
+    naive_mae = evaluation.naive_metrics["mae"]
+    return mae / naive_mae if naive_mae > 0 else float("nan")

@@ -15,7 +15,7 @@ from ops_assets.forecasting.assets import daily_prices, price_features
 from ops_assets.forecasting.checks import bars_consistent, jumps_explained, no_frozen_bars, sessions_complete
 from ops_assets.forecasting.ingest import ingest_ticker, read_stored
 from ops_assets.forecasting.settings import ForecastingSettings
-from ops_assets.forecasting.storage import frame_from_parquet
+from ops_assets.forecasting.storage import frame_from_parquet, prices_to_parquet
 from ops_assets.forecasting.trading_calendar import sessions
 from resources.object_store import LocalObjectStore
 from resources.price_source import DailyBar, PriceHistory, YahooChartPriceSource
@@ -76,18 +76,34 @@ def test_a_backfill_of_a_range_is_one_request_per_ticker(tmp_path: Path, yahoo: 
         assert prices["day"].max() == SAMPLE_PRICES_END
 
 
-def test_an_unknown_ticker_fails_alone_and_its_check_blocks_the_features(tmp_path: Path) -> None:
+def test_an_unknown_ticker_fails_alone(tmp_path: Path) -> None:
     res = resources(tmp_path, SamplePriceSource(), ["AMZN", SAMPLE_UNKNOWN_TICKER])
     result = run(res, partition_key=DAY)
 
     prices = result.asset_materializations_for_node("daily_prices")[0].metadata
     assert SAMPLE_UNKNOWN_TICKER in prices["failed_tickers"].value
     assert "AMZN" in prices["tickers"].value
+    # The unknown ticker is reported by daily_prices; it does not block AMZN's features.
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    assert res["object_store"].exists(keys.features_key("AMZN"))
+    assert not res["object_store"].exists(keys.features_key(SAMPLE_UNKNOWN_TICKER))
+
+
+def test_a_blocking_check_stops_the_features(tmp_path: Path) -> None:
+    res = resources(tmp_path, SamplePriceSource(), ["AMZN"])
+    assert run(res, partition_key="2026-11-25").success
+    store = res["object_store"]
+    prices, splits = read_stored(store, "AMZN")
+    # An impossible bar 30 sessions back: outside what the next run fetches again, inside the checked window.
+    prices.loc[prices.index[-30], "low"] = prices["high"].iloc[-30] * 2
+    store.put_bytes(keys.prices_key("AMZN"), prices_to_parquet(prices, splits))
+    before = store.get_bytes(keys.features_key("AMZN"))
+
+    result = run(res, partition_key="2026-11-25")
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert not checks["sessions_complete"].passed
-    assert SAMPLE_UNKNOWN_TICKER in checks["sessions_complete"].description
+    assert not checks["bars_consistent"].passed
     assert result.asset_materializations_for_node("price_features") == []  # blocked
-    assert not res["object_store"].exists(keys.features_key("AMZN"))
+    assert store.get_bytes(keys.features_key("AMZN")) == before
 
 
 def test_a_session_that_has_not_closed_is_refused(tmp_path: Path) -> None:
@@ -136,3 +152,12 @@ def test_a_restatement_is_archived_and_reported_not_silently_overwritten(tmp_pat
     old = frame_from_parquet(store.get_bytes(superseded[0].key))
     assert old.loc[old["day"] == days[-3], "close"].item() == 100.0 + len(days) - 3
     assert read_stored(store, "ACME")[0].loc[lambda f: f["day"] == days[-3], "close"].item() == 50.0
+
+
+def test_re_running_an_old_partition_keeps_the_whole_feature_history(tmp_path: Path) -> None:
+    res = resources(tmp_path, SamplePriceSource(), ["AMZN"])
+    assert run(res, partition_key=DAY).success
+    assert run(res, partition_key="2026-11-13").success
+
+    features = frame_from_parquet(res["object_store"].get_bytes(keys.features_key("AMZN")))
+    assert features["day"].max() == SAMPLE_PRICES_END

@@ -29,8 +29,9 @@ def test_make_run_shows_the_pipeline_end_to_end(local_env: Path) -> None:
     assert "BUY  AXQT   EXECUTED: dry-run BUY" in out
     assert "because mean sentiment +0.52 over 3 articles in 4 h" in out
     assert "Forecasting data for the sample's last session, 2026-11-27" in out
-    assert "Forecast model registry:" in out
-    assert "  latest version 1: walk-forward MASE " in out
+    assert "Forecast model registry (MASE: " in out
+    assert "  latest version 1 (" in out
+    assert "  champion: version " in out
     assert "AMZN: avg_price forecast for 2026-11-30: " in out
     report = local_env / "object-store" / "forecasting" / "reports" / "2026" / "11" / "27" / "forecast_report.png"
     assert report.read_bytes().startswith(b"\x89PNG")

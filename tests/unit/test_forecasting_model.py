@@ -382,7 +382,7 @@ def test_search_never_reads_past_validation_end(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(search_module, "fit", spy_fit)
     kwargs = {"grid": TINY_GRID, "validation_end": VALIDATION_END, "origins": 4, "refit_every": 2}
-    result = search(features, time_budget_seconds=60.0, **kwargs)
+    result = search(features, time_budget_seconds=3600.0, **kwargs)
     assert list(result.trials["status"]) == ["done", "done"]
     assert seen
     assert max(seen) <= VALIDATION_END
@@ -391,8 +391,8 @@ def test_search_never_reads_past_validation_end(monkeypatch: pytest.MonkeyPatch)
 
     # What follows validation_end cannot change the outcome.
     monkeypatch.setattr(search_module, "fit", real_fit)
-    baseline = search(features, time_budget_seconds=60.0, **kwargs)
-    altered = search(price_features(changed_after(prices, VALIDATION_END)), time_budget_seconds=60.0, **kwargs)
+    baseline = search(features, time_budget_seconds=3600.0, **kwargs)
+    altered = search(price_features(changed_after(prices, VALIDATION_END)), time_budget_seconds=3600.0, **kwargs)
     assert baseline.best_config == altered.best_config
     assert list(baseline.trials["mase"]) == list(altered.trials["mase"])
 

@@ -69,3 +69,30 @@ def test_promotion_rejection_and_rollback_are_recorded(registry: ModelRegistry) 
     assert registry.champion() == NAIVE_VERSION
     kinds = [(e["kind"], e["version"]) for e in registry.events() if e["kind"] != "registered"]
     assert kinds == [("promoted", 1), ("rejected", 2), ("promoted", 3), ("rolled_back", 1), ("rolled_back", 0)]
+
+
+def test_the_rollback_job_restores_the_previous_champion_and_says_why(tmp_path: Path) -> None:
+
+    from ops_assets.forecasting.jobs import forecast_rollback_job
+    from resources.notifier import LocalOutboxNotifier
+
+    store = LocalObjectStore(root=str(tmp_path / "objects"))
+    registry = ModelRegistry(store)
+    for _ in range(2):
+        registry.promote(registry.register(b"x", card()).version, "beats the champion")
+    resources = {"object_store": store, "notifier": LocalOutboxNotifier(outbox_path=str(tmp_path / "outbox.jsonl"))}
+    run_config = {"ops": {"rollback_champion": {"config": {"reason": "live errors doubled"}}}}
+
+    result = forecast_rollback_job.execute_in_process(run_config=run_config, resources=resources)
+
+    assert result.success
+    assert registry.champion() == 1
+    assert registry.events()[-1]["reason"].startswith("from version 2: live errors doubled (run ")
+    assert "Forecast model ROLLED BACK - version 2 -> 1" in (tmp_path / "outbox.jsonl").read_text()
+    refused = forecast_rollback_job.execute_in_process(
+        run_config={"ops": {"rollback_champion": {"config": {"reason": "  "}}}},
+        resources=resources,
+        raise_on_error=False,
+    )
+    assert not refused.success
+    assert registry.champion() == 1
