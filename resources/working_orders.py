@@ -1,0 +1,441 @@
+"""Working orders from Trading Technologies (TT): one ``GET /v1/orders/working`` per snapshot (seed 004).
+
+:class:`WorkingOrdersSource` is the interface the desk's snapshot talks to: :meth:`~WorkingOrdersSource.fetch`
+answers a :class:`WorkingOrdersAnswer` (the orders, the exact bytes received for the bucket's snapshot file,
+and when they were fetched) or raises:
+
+- :class:`WorkingOrdersAuthError`: TT refused the credentials (HTTP 401/403), or they are missing or malformed
+  in the secret. Not retried: retrying with the same credentials cannot help, and hammering TT with refused
+  credentials can get the key locked. Keep the last good orders, mark them stale, alert.
+- :class:`WorkingOrdersUnavailableError`: anything else (HTTP 5xx, timeouts and connection failures after the
+  bounded retries, other HTTP errors, an answer that is not a list of orders). Keep the last good orders, mark
+  them stale; the next snapshot tries again.
+
+:class:`TTWorkingOrdersSource` is the TT implementation. The credentials come from one secret holding JSON
+``{"api_key": ..., "api_secret": ...}`` (Secrets Manager ``dev/tt-api`` in AWS, as the seed creates it), read
+through any :class:`~resources.secrets.SecretsResource`; :class:`SecretsManagerSecrets` reads AWS Secrets
+Manager and :func:`read_json_secret` picks fields out of a JSON secret. (Both belong next to the other
+backends in ``resources/secrets.py``; they live here until that module takes them.) The key and secret travel
+only in the ``X-API-KEY`` / ``X-API-SECRET`` headers: never in the URL, logs, errors or ``repr``.
+
+Retries are bounded in attempts *and* time (``deadline_seconds``) so that one snapshot always ends well inside
+the 30-second cadence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import dagster as dg
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field, PrivateAttr
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from resources.secrets import SecretNotFoundError, SecretsResource
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TT_BASE_URL = "https://api.tradingtechnologies.com"
+WORKING_ORDERS_PATH = "/v1/orders/working"
+DEFAULT_USER_AGENT = "ops-platform-desk-feed/0.1"
+REDACTED = "***"
+_SNIPPET_CHARS = 200
+
+
+# ------------------------------------------------------------------------------------------------- secrets
+
+
+class SecretsManagerSecrets(SecretsResource):
+    """AWS Secrets Manager: ``get("dev/tt-api")`` answers the secret's ``SecretString`` (JSON for the seed's).
+
+    Values are cached for ``cache_seconds`` (a rotated secret is picked up after that). Errors name the secret
+    and the region, never a value.
+    """
+
+    region_name: str = Field(default="us-east-1", description="Region of the secrets.")
+    endpoint_url: str | None = Field(default=None, description="Another endpoint (moto in tests).")
+    name_prefix: str = Field(default="", description="Prepended to every name (e.g. 'dev/').")
+    cache_seconds: float = Field(default=300, description="How long a value is reused before it is read again.")
+
+    _cache: dict[str, tuple[float, str]] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def secret_id(self, name: str) -> str:
+        return f"{self.name_prefix}{name}"
+
+    def get(self, name: str) -> str:
+        with self._lock:
+            cached = self._cache.get(name)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        secret_id = self.secret_id(name)
+        client = boto3.client("secretsmanager", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
+        problem: str | None = None
+        value: str | None = None
+        try:
+            response = client.get_secret_value(SecretId=secret_id)
+            value = response.get("SecretString")
+            if value is None and response.get("SecretBinary") is not None:
+                value = bytes(response["SecretBinary"]).decode("utf-8")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                problem = (
+                    f"Secrets Manager secret {secret_id} does not exist in {self.region_name}: create it with "
+                    f"`aws secretsmanager create-secret --name {secret_id} --secret-string '{{...}}'`."
+                )
+            else:
+                problem = f"Could not read Secrets Manager secret {secret_id}: {code or type(exc).__name__}."
+        except BotoCoreError as exc:
+            problem = f"Could not reach Secrets Manager to read {secret_id}: {type(exc).__name__}."
+        except UnicodeDecodeError:
+            problem = f"Secrets Manager secret {secret_id} is binary, not text."
+        if problem is not None or value is None:
+            raise SecretNotFoundError(problem or f"Secrets Manager secret {secret_id} has no value.")
+        with self._lock:
+            self._cache[name] = (time.monotonic(), value)
+        return value
+
+    def forget(self, name: str) -> None:
+        """Drop a cached value (the next ``get`` reads it again): after the service refused it."""
+        with self._lock:
+            self._cache.pop(name, None)
+
+
+def read_json_secret(secrets: SecretsResource, name: str, fields: Sequence[str]) -> dict[str, str]:
+    """The named fields of a secret holding a JSON object, e.g. ``{"api_key": ..., "api_secret": ...}``.
+
+    Raises :class:`~resources.secrets.SecretNotFoundError` when the secret is missing, is not a JSON object, or
+    lacks a field (or has it empty); the message names the secret and the fields, never a value.
+    """
+    raw = secrets.get(name)
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        shape = ", ".join(f'"{f}": "..."' for f in fields)
+        raise SecretNotFoundError(f"Secret '{name}' is not a JSON object; it must hold {{{shape}}}.")
+    missing = [f for f in fields if not isinstance(parsed.get(f), str) or not parsed[f].strip()]
+    if missing:
+        raise SecretNotFoundError(f"Secret '{name}' has no (or an empty) {', '.join(missing)}.")
+    return {f: parsed[f].strip() for f in fields}
+
+
+# ------------------------------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class WorkingOrdersAnswer:
+    """One snapshot: ``orders`` as TT sent them (each with an ``order_id``), ``raw`` the exact body received
+    (what the bucket's ``orders_snapshot_<epoch>.json`` stores), ``fetched_at`` when the answer came (aware UTC).
+    """
+
+    orders: list[dict[str, Any]]
+    raw: bytes
+    fetched_at: datetime
+    attempts: int = 1
+    """HTTP requests made for this snapshot (retries included)."""
+
+    @property
+    def fetched_epoch(self) -> int:
+        """``fetched_at`` in whole epoch seconds (the snapshot file's name and ``last_update:tt:orders``)."""
+        return int(self.fetched_at.timestamp())
+
+    def by_order_id(self) -> dict[str, str]:
+        """``order_id`` -> the order as compact JSON: the ``tt:orders:active`` hash."""
+        return {str(o["order_id"]): json.dumps(o, separators=(",", ":"), sort_keys=True) for o in self.orders}
+
+
+class WorkingOrdersError(RuntimeError):
+    """Base class: the working orders could not be fetched. ``http_status`` is the last one seen, if any."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.attempts = attempts
+
+
+class WorkingOrdersAuthError(WorkingOrdersError):
+    """The credentials were refused (HTTP 401/403) or are missing/malformed: fix them; retrying will not help."""
+
+
+class WorkingOrdersUnavailableError(WorkingOrdersError):
+    """TT is down, slow, unreachable or answered something unusable: try again at the next snapshot."""
+
+
+class WorkingOrdersSource(dg.ConfigurableResource):
+    """Interface: :meth:`fetch` answers the current working orders or raises a :class:`WorkingOrdersError`."""
+
+    def fetch(self) -> WorkingOrdersAnswer:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------- TT
+
+
+class _Retryable(Exception):
+    def __init__(self, what: str, http_status: int | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.http_status = http_status
+
+
+def _parse_orders(body: bytes) -> list[dict[str, Any]]:
+    """The orders of a ``/v1/orders/working`` body: a JSON list (or ``{"orders": [...]}``) of objects, each with
+    a non-empty ``order_id``. Raises ``ValueError`` saying what is wrong."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if isinstance(parsed, dict) and isinstance(parsed.get("orders"), list):
+        parsed = parsed["orders"]
+    if not isinstance(parsed, list):
+        raise ValueError(f"the body is a JSON {type(parsed).__name__}, not a list of orders")
+    seen: set[str] = set()
+    for number, order in enumerate(parsed, start=1):
+        if not isinstance(order, dict):
+            raise ValueError(f"order {number} is a JSON {type(order).__name__}, not an object")
+        order_id = order.get("order_id")
+        if isinstance(order_id, bool) or not isinstance(order_id, str | int) or not str(order_id).strip():
+            raise ValueError(f"order {number} has no order_id")
+        if str(order_id) in seen:
+            raise ValueError(f"order_id {str(order_id)[:40]} appears twice")
+        seen.add(str(order_id))
+    return parsed
+
+
+class TTWorkingOrdersSource(WorkingOrdersSource):
+    """TT's REST API: ``GET {base_url}/v1/orders/working`` with ``X-API-KEY`` / ``X-API-SECRET``.
+
+    HTTP 5xx, timeouts and connection failures are retried with exponential backoff and jitter, at most
+    ``max_attempts`` requests and never starting a wait that would end after ``deadline_seconds``; 401/403 are
+    not retried. The credentials are read once per instance (again after a 401/403).
+    """
+
+    base_url: str = Field(default=DEFAULT_TT_BASE_URL, description="TT REST API root (the sample server locally).")
+    secrets: SecretsResource = Field(description="Where the credentials secret is read from.")
+    credentials_secret_name: str = Field(
+        default="dev/tt-api", description="Secret holding JSON {api_key, api_secret} (Secrets Manager in AWS)."
+    )
+    api_key_field: str = Field(default="api_key", description="Field of the secret holding the API key.")
+    api_secret_field: str = Field(default="api_secret", description="Field of the secret holding the API secret.")
+    timeout_seconds: float = Field(default=5.0, description="Per-request timeout (connect, and each read).")
+    max_attempts: int = Field(default=3, description="Requests per snapshot, the first included.")
+    backoff_initial_seconds: float = Field(default=0.5, description="First retry wait (doubles each time).")
+    backoff_max_seconds: float = Field(default=4.0, description="Longest single retry wait.")
+    deadline_seconds: float = Field(
+        default=20.0, description="No retry wait starts that would end later than this after the first request."
+    )
+    max_body_bytes: int = Field(default=20_000_000, description="Larger answers are refused.")
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent header.")
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _session: requests.Session | None = PrivateAttr(default=None)
+    _credentials: tuple[str, str] | None = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------------------------- public API
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/") + WORKING_ORDERS_PATH
+
+    def fetch(self) -> WorkingOrdersAnswer:
+        """The working orders now; raises :class:`WorkingOrdersAuthError` or :class:`WorkingOrdersUnavailableError`."""
+        key, secret = self._resolve_credentials()
+        headers = {
+            "X-API-KEY": key,
+            "X-API-SECRET": secret,
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+        }
+        attempts = 0
+
+        def attempt() -> WorkingOrdersAnswer:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(headers, attempts, (key, secret))
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.max_attempts)) | stop_before_delay(self.deadline_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_initial_seconds,
+                max=self.backoff_max_seconds,
+                jitter=self.backoff_initial_seconds / 2,
+            ),
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=self._before_retry,
+            reraise=False,
+        )
+        failure: WorkingOrdersError | None = None
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            what = last.what if isinstance(last, _Retryable) else "kept failing"
+            status = last.http_status if isinstance(last, _Retryable) else None
+            failure = WorkingOrdersUnavailableError(
+                f"TT working orders unavailable: {what} ({attempts} attempt{'s' if attempts != 1 else ''} "
+                f"to {self.url}); the last good orders stay in place.",
+                http_status=status,
+                attempts=attempts,
+            )
+        except WorkingOrdersError as exc:
+            failure = exc
+            failure.attempts = attempts
+        # Raised here, outside the except blocks, so no requests exception is chained to it.
+        raise failure
+
+    def close(self) -> None:
+        """Close the HTTP session (a later fetch opens a new one)."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A nested secrets resource may hold values (StaticSecrets does): show only its type.
+        for name, value in super().__repr_args__():
+            yield (name, f"<{type(value).__name__}>") if name == "secrets" else (name, value)
+
+    # ------------------------------------------------------------------------------------- internals
+
+    def _resolve_credentials(self) -> tuple[str, str]:
+        with self._lock:
+            if self._credentials is not None:
+                return self._credentials
+        problem: str | None = None
+        try:
+            values = read_json_secret(
+                self.secrets, self.credentials_secret_name, (self.api_key_field, self.api_secret_field)
+            )
+        except SecretNotFoundError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise WorkingOrdersAuthError(f"The TT API credentials are not available: {problem}")
+        credentials = (values[self.api_key_field], values[self.api_secret_field])
+        with self._lock:
+            self._credentials = credentials
+        return credentials
+
+    def _forget_credentials(self) -> None:
+        with self._lock:
+            self._credentials = None
+        forget = getattr(self.secrets, "forget", None)
+        if callable(forget):
+            forget(self.credentials_secret_name)
+
+    def _http(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = requests.Session()
+            return self._session
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        what = "failed"
+        if outcome is not None and isinstance(outcome.exception(), _Retryable):
+            what = outcome.exception().what  # type: ignore[union-attr]
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.info("TT working orders %s (attempt %d); retrying in %.2f s", what, state.attempt_number, wait)
+
+    def _snippet(self, text: str, credentials: tuple[str, str]) -> str:
+        flat = " ".join(text.split())[:_SNIPPET_CHARS]
+        for value in credentials:
+            flat = flat.replace(value, REDACTED)
+        return flat
+
+    def _attempt(self, headers: dict[str, str], attempts: int, credentials: tuple[str, str]) -> WorkingOrdersAnswer:
+        session = self._http()
+        response: requests.Response | None = None
+        failure: Exception | None = None
+        try:
+            response = session.get(self.url, headers=headers, timeout=self.timeout_seconds, stream=True)
+        except requests.Timeout:
+            failure = _Retryable(f"timed out (no answer within {self.timeout_seconds:g} s)")
+        except requests.ConnectionError:
+            failure = _Retryable("could not be reached (connection refused or dropped)")
+        except requests.RequestException as exc:  # invalid URL and the like: retrying will not help
+            failure = WorkingOrdersUnavailableError(
+                f"TT working orders could not be requested ({type(exc).__name__}): check base_url {self.base_url}."
+            )
+        if failure is not None or response is None:
+            raise failure or WorkingOrdersUnavailableError("TT working orders: no response")
+        with response:
+            code = response.status_code
+            if code in (401, 403):
+                self._forget_credentials()
+                raise WorkingOrdersAuthError(
+                    f"TT refused the API credentials (HTTP {code}) from secret '{self.credentials_secret_name}': "
+                    "check that the key and secret are current and allowed to read working orders. Not retried; "
+                    "the last good orders stay in place.",
+                    http_status=code,
+                )
+            if code >= 500:
+                raise _Retryable(f"answered HTTP {code}", code)
+            if not 200 <= code < 300:
+                hint = {404: " (check base_url)", 429: " (throttled; the next snapshot tries again)"}.get(code, "")
+                body = self._snippet(self._peek(response), credentials)
+                raise WorkingOrdersUnavailableError(
+                    f"TT working orders answered HTTP {code}{hint}{': ' + body if body else ''}; not retried, the "
+                    "last good orders stay in place.",
+                    http_status=code,
+                )
+            raw = self._read_body(response, code)
+            fetched_at = datetime.now(UTC)
+        try:
+            orders = _parse_orders(raw)
+        except ValueError as exc:
+            raise WorkingOrdersUnavailableError(
+                f"TT working orders answered HTTP {code} with an unusable body: {exc}; the last good orders stay "
+                "in place.",
+                http_status=code,
+            ) from None
+        return WorkingOrdersAnswer(orders=orders, raw=raw, fetched_at=fetched_at, attempts=attempts)
+
+    @staticmethod
+    def _peek(response: requests.Response) -> str:
+        """The start of an error body, for the message (never the whole of a possibly huge body)."""
+        try:
+            head = next(response.iter_content(chunk_size=2 * _SNIPPET_CHARS), b"")
+        except (requests.RequestException, StopIteration):
+            return ""
+        return head.decode("utf-8", "replace") if isinstance(head, bytes) else str(head)
+
+    def _read_body(self, response: requests.Response, code: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise WorkingOrdersUnavailableError(
+                        f"TT working orders answered more than {self.max_body_bytes} bytes; refused.", http_status=code
+                    )
+                chunks.append(chunk)
+        except requests.Timeout as exc:
+            raise _Retryable(f"timed out while sending its body (over {self.timeout_seconds:g} s)", code) from exc
+        except requests.RequestException as exc:
+            raise _Retryable(f"dropped the connection while sending its body ({type(exc).__name__})", code) from exc
+        return b"".join(chunks)
