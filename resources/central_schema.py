@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -236,3 +237,126 @@ TABLES: tuple[sa.Table, ...] = (
     dispatch_executions,
     dispatch_status_history,
 )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trading-desk feed history (issue 9; ``resources/desk_history.py``, migration 0002)
+#
+# The same shape as the seed's DynamoDB tables, one row per natural key (upserts, last write wins):
+#
+# - ``desk_market_history``: Actant market data; key ``(instrument_id, timestamp)``, ``timestamp`` being the
+#   data's own time in epoch milliseconds (not the processing time, as in the seed's Lambda).
+# - ``desk_eod_history``: end-of-day positions and greeks; key ``(instrument_id, timestamp)``.
+# - ``desk_sod_history``: start-of-day positions; key ``(account_date, instrument_id)``, ``account_date`` being
+#   ``<account>#<YYYY-MM-DD>``.
+# - ``desk_order_snapshots``: TT working orders per snapshot; key ``(order_id, timestamp)`` (snapshot time, epoch
+#   ms); ``expire_time`` (epoch seconds, snapshot + 7 days) is DynamoDB's TTL, done here by
+#   ``CentralStoreDeskHistory.prune_expired``.
+#
+# Every row carries the object key it came from (``source_key``, indexed: history rows per file are counted
+# against the file's rows) and, for the Actant files, its ETag and arrival time.
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ExactDecimal(sa.TypeDecorator):
+    """A ``Decimal`` stored exactly: ``NUMERIC`` (unconstrained) on PostgreSQL, the decimal's text on SQLite.
+
+    SQLite's NUMERIC affinity would turn ``"0.1"`` into a REAL (15 significant digits at most), so SQLite keeps
+    the text; values come back as the ``Decimal`` written on both. Floats, NaN and infinities are refused.
+    """
+
+    impl = sa.Numeric(asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"Expected a Decimal, got {type(value).__name__}: {value!r}")
+        value = Decimal(value)
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite number and cannot be stored")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+desk_market_history = sa.Table(
+    "desk_market_history",
+    metadata,
+    sa.Column("instrument_id", sa.Text, primary_key=True),
+    sa.Column("timestamp", sa.BigInteger, primary_key=True, comment="The data's own time, epoch milliseconds"),
+    sa.Column("price", ExactDecimal, nullable=False),
+    sa.Column("bid", ExactDecimal),
+    sa.Column("ask", ExactDecimal),
+    sa.Column("volume", ExactDecimal),
+    sa.Column("arrived_at", UtcDateTime, nullable=False, comment="When the file landed in the bucket"),
+    sa.Column("source_key", sa.Text, nullable=False, comment="The bucket key of the file the row came from"),
+    sa.Column("etag", sa.Text, nullable=False, comment="That file's ETag"),
+    sa.Index(None, "source_key"),
+)
+
+desk_eod_history = sa.Table(
+    "desk_eod_history",
+    metadata,
+    sa.Column("instrument_id", sa.Text, primary_key=True),
+    sa.Column("timestamp", sa.BigInteger, primary_key=True, comment="The data's own time, epoch milliseconds"),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("position", ExactDecimal, nullable=False),
+    sa.Column("settlement_price", ExactDecimal),
+    sa.Column("delta", ExactDecimal),
+    sa.Column("gamma", ExactDecimal),
+    sa.Column("vega", ExactDecimal),
+    sa.Column("theta", ExactDecimal),
+    sa.Column("arrived_at", UtcDateTime, nullable=False, comment="When the file landed in the bucket"),
+    sa.Column("source_key", sa.Text, nullable=False, comment="The bucket key of the file the row came from"),
+    sa.Column("etag", sa.Text, nullable=False, comment="That file's ETag"),
+    sa.Index(None, "source_key"),
+)
+
+desk_sod_history = sa.Table(
+    "desk_sod_history",
+    metadata,
+    sa.Column("account_date", sa.Text, primary_key=True, comment="<account>#<YYYY-MM-DD>"),
+    sa.Column("instrument_id", sa.Text, primary_key=True),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("position", ExactDecimal, nullable=False),
+    sa.Column("avg_price", ExactDecimal),
+    sa.Column("arrived_at", UtcDateTime, nullable=False, comment="When the file landed in the bucket"),
+    sa.Column("source_key", sa.Text, nullable=False, comment="The bucket key of the file the row came from"),
+    sa.Column("etag", sa.Text, nullable=False, comment="That file's ETag"),
+    sa.Index(None, "source_key"),
+)
+
+desk_order_snapshots = sa.Table(
+    "desk_order_snapshots",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("timestamp", sa.BigInteger, primary_key=True, comment="The snapshot's time, epoch milliseconds"),
+    sa.Column("instrument", sa.Text, nullable=False),
+    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("qty", ExactDecimal, nullable=False),
+    sa.Column("price", ExactDecimal, comment="NULL for orders without a limit price"),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("expire_time", sa.BigInteger, nullable=False, comment="Epoch seconds: snapshot + 7 days (TTL)"),
+    sa.Column("source_key", sa.Text, nullable=False, comment="The bucket key of the snapshot file"),
+    sa.Index(None, "source_key"),
+    sa.Index(None, "expire_time"),
+)
+
+DESK_HISTORY_TABLES: tuple[sa.Table, ...] = (
+    desk_market_history,
+    desk_eod_history,
+    desk_sod_history,
+    desk_order_snapshots,
+)
+
+TABLES = (*TABLES, *DESK_HISTORY_TABLES)
