@@ -33,13 +33,16 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from ops_assets.desk.settings import DeskSettings
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.markets.settings import MarketsSettings
 from ops_assets.news.settings import NewsSettings
 from ops_assets.signals.settings import SignalSettings
 from resources.alpha_vantage import DEFAULT_BASE_URL, AlphaVantageResource
+from resources.cache import RedisCache
 from resources.central_store import CentralStore
+from resources.desk_history import CentralStoreDeskHistory, DynamoDbDeskHistory
 from resources.market_data import AlphaVantageMarketData
 from resources.notifier import LocalOutboxNotifier, SnsNotifier
 from resources.object_store import LocalObjectStore, S3ObjectStore
@@ -47,6 +50,7 @@ from resources.price_source import YAHOO_BASE_URL, AlphaVantagePriceSource, Pric
 from resources.rss import RssFetcher
 from resources.secrets import EnvSecrets, SecretsResource, SsmSecrets, StaticSecrets
 from resources.sentiment import LexiconSentiment, SentimentResource, TransformersSentiment
+from resources.working_orders import SecretsManagerSecrets, TTWorkingOrdersSource
 
 ENVIRONMENTS = ("local", "aws")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +61,8 @@ REQUIRED_IN_AWS = {
     "OPS_CENTRAL_STORE_URL": "the event pipeline's PostgreSQL database (a SQLAlchemy URL)",
     "OPS_NEWS_FEEDS": "the RSS/Atom feeds to poll, as name=url pairs (one per line or ;-separated) or a JSON object",
     "OPS_MARKETS_WATCHED_TICKERS": "the tickers with 5-minute telemetry, comma-separated",
+    "OPS_REDIS_HOST": "the desk dashboard's Redis (ElastiCache, cluster mode disabled)",
+    "OPS_TT_API_URL": "the TT REST API root the working orders are read from",
 }
 """Settings ``OPS_ENV=aws`` cannot start without (locally each has an offline default)."""
 
@@ -253,6 +259,41 @@ def forecasting_resources(av: AlphaVantageResource, default_source: str, trainin
     return {"price_source": source, "forecasting_settings": settings}
 
 
+def desk_resources(env: str, central_store_url: Any, region: str) -> dict[str, Any]:
+    """The desk feed's Redis, history store and working-orders source."""
+    redis_host = _env("OPS_REDIS_HOST", "127.0.0.1")
+    redis_port = _env("OPS_REDIS_PORT", 6379)
+    if env == "local":
+        from resources.sample_sources.resources import SampleWorkingOrdersSource
+        from resources.sample_sources.tt_orders import SAMPLE_TT_CREDENTIALS_JSON
+
+        return {
+            "desk_settings": DeskSettings(),
+            "desk_cache": RedisCache(host=redis_host, port=redis_port),
+            "desk_history": CentralStoreDeskHistory(store=CentralStore(url=central_store_url)),
+            "working_orders": SampleWorkingOrdersSource(
+                secrets=StaticSecrets(values={"dev/tt-api": SAMPLE_TT_CREDENTIALS_JSON})
+            ),
+        }
+    secrets = SecretsManagerSecrets(region_name=region)
+    return {
+        "desk_settings": DeskSettings(),
+        "desk_cache": RedisCache(
+            host=redis_host,
+            port=redis_port,
+            tls=True,
+            secrets=secrets,
+            password_secret_name=_env("OPS_REDIS_SECRET", "dev/redis"),
+        ),
+        "desk_history": DynamoDbDeskHistory(table_suffix=_env("OPS_DESK_TABLE_SUFFIX", "dev"), region_name=region),
+        "working_orders": TTWorkingOrdersSource(
+            base_url=dg.EnvVar("OPS_TT_API_URL"),
+            secrets=secrets,
+            credentials_secret_name=_env("OPS_TT_SECRET", "dev/tt-api"),
+        ),
+    }
+
+
 def event_resources(av: AlphaVantageResource, central_store_url: Any, backend: str) -> dict[str, Any]:
     return {
         "central_store": CentralStore(url=central_store_url),
@@ -293,6 +334,7 @@ def local_resources() -> dict[str, Any]:
         **event_resources(av, store_url, backend="lexicon"),
         **domain_settings(feeds=SAMPLE_FEED_URLS, watched_tickers=watched, company_names=SAMPLE_COMPANY_NAMES),
         **forecasting_resources(av, default_source="sample", training=LOCAL_TRAINING),
+        **desk_resources("local", store_url, region="us-east-1"),
     }
 
 
@@ -308,6 +350,7 @@ def aws_resources() -> dict[str, Any]:
         **event_resources(av, dg.EnvVar("OPS_CENTRAL_STORE_URL"), backend="transformers"),
         **domain_settings(feeds=None, watched_tickers=None, company_names={}),
         **forecasting_resources(av, default_source="yahoo", training=AWS_TRAINING),
+        **desk_resources("aws", dg.EnvVar("OPS_CENTRAL_STORE_URL"), region=region),
     }
 
 

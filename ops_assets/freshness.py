@@ -14,3 +14,5 @@ FIVE_MINUTELY = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=20)
 TRADING_DAILY = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(days=4, hours=2), warn_window=timedelta(days=3, hours=2)
 )
+# Every weekday after the desk's close (the live feed's own freshness is the desk_feed_is_fresh check).
+DESK_DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=4), warn_window=timedelta(days=3, hours=2))

@@ -109,7 +109,7 @@ def process_file(
             etag=etag,
             arrived=int(arrived_at.timestamp()),
         )
-    rows = _write_history(history, landed, parsed.rows, key=key, etag=etag, arrived_at=arrived_at)
+    rows = write_history(history, landed, parsed.rows, key=key, etag=etag, arrived_at=arrived_at)
     objects.put_bytes(processed_key(key), data)
     objects.delete(key)
     return FileOutcome(key, "processed" if applied else "duplicate", kind=landed.kind, rows=rows, etag=etag)
@@ -126,9 +126,7 @@ def _latest_row(row: Any) -> dict[str, Any]:
     }
 
 
-def _write_history(
-    history: History, landed: LandedFile, rows: Any, *, key: str, etag: str, arrived_at: datetime
-) -> int:
+def write_history(history: History, landed: LandedFile, rows: Any, *, key: str, etag: str, arrived_at: datetime) -> int:
     # The history's row types belong to the resource (resources know no domain): the domain converts to them.
     common = {"source_key": key, "etag": etag, "arrived_at": arrived_at}
     if landed.kind == FileKind.MARKET:

@@ -8,6 +8,8 @@ name outside sources (feeds, watched tickers, company names).
 
 from __future__ import annotations
 
+import functools
+import time
 from datetime import date
 
 from resources.alpha_vantage import AlphaVantageResource
@@ -17,6 +19,8 @@ from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS, ERROR_TICKER
 from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_FEEDS, shared_feed_server
 from resources.sample_sources.prices import SAMPLE_PRICE_SOURCE, sample_daily_history
 from resources.sample_sources.server import shared_sample_server
+from resources.sample_sources.tt_orders import TTOrdersSampleServer
+from resources.working_orders import WORKING_ORDERS_PATH, TTWorkingOrdersSource
 
 SAMPLE_FEED_SCHEME = "sample://"
 """Feed URLs of the form ``sample://<name>`` are served by the process-wide sample feed server."""
@@ -68,3 +72,21 @@ class SamplePriceSource(PriceSource):
     @property
     def source(self) -> str:
         return SAMPLE_PRICE_SOURCE
+
+
+@functools.cache
+def _sample_tt_server() -> TTOrdersSampleServer:
+    # Orders appear, fill and cancel with the wall clock, as a live desk's would.
+    return TTOrdersSampleServer(clock=time.time).start()
+
+
+class SampleWorkingOrdersSource(TTWorkingOrdersSource):
+    """TT working orders from the bundled sample server (started in-process on first use), sample credentials.
+
+    Give it the sample's secret: ``SampleWorkingOrdersSource(secrets=StaticSecrets(values={"dev/tt-api":
+    SAMPLE_TT_CREDENTIALS_JSON}))``.
+    """
+
+    @property
+    def url(self) -> str:
+        return _sample_tt_server().base_url.rstrip("/") + WORKING_ORDERS_PATH

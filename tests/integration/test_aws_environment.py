@@ -54,6 +54,8 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
         # Not polled here (no event-pipeline run in this module): in aws they must be configured all the same.
         "OPS_NEWS_FEEDS": "wire=http://127.0.0.1:9/feed.xml",
         "OPS_MARKETS_WATCHED_TICKERS": "AXQT",
+        "OPS_REDIS_HOST": "127.0.0.1",
+        "OPS_TT_API_URL": "http://127.0.0.1:9",
     }
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)

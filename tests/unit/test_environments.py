@@ -27,6 +27,8 @@ AWS_SETTINGS = {
     "OPS_CENTRAL_STORE_URL": "postgresql+psycopg2://ops@db.internal/ops",
     "OPS_NEWS_FEEDS": "wire=https://news.example.com/rss.xml desk=https://desk.example.com/atom?x=1",
     "OPS_MARKETS_WATCHED_TICKERS": "aapl, MSFT",
+    "OPS_REDIS_HOST": "redis.internal",
+    "OPS_TT_API_URL": "https://tt.example.com",
 }
 
 

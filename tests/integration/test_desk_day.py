@@ -1,0 +1,124 @@
+"""The desk day in Dagster, on real parts (local object store, the machine's Redis, the central store on SQLite):
+the day's reconciliation processes what the live consumer missed and replays history; its checks; the
+reconciliation sensor; the trading-hours freshness rule."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from ops_assets.desk.assets import desk_day_history
+from ops_assets.desk.checks import desk_checks, stale_keys
+from ops_assets.desk.files import processed_key, quarantine_key
+from ops_assets.desk.partitions import DESK_TIMEZONE
+from ops_assets.desk.sensors import desk_reconciliation_sensor
+from ops_assets.desk.settings import DeskSettings
+from resources.cache import RedisCache, RedisUnavailableError
+from resources.central_store import CentralStore
+from resources.desk_history import CentralStoreDeskHistory
+from resources.notifier import LocalOutboxNotifier
+from resources.object_store import LocalObjectStore
+from resources.sample_sources.actant import (
+    SAMPLE_DESK_DAY,
+    sample_eod_file,
+    sample_malformed_file,
+    sample_market_files,
+    sample_sod_file,
+)
+
+pytestmark = pytest.mark.integration
+DAY = SAMPLE_DESK_DAY.isoformat()
+
+
+@pytest.fixture
+def resources(tmp_path: Path) -> Iterator[dict]:
+    cache = RedisCache(key_prefix=f"test:desk-day:{uuid.uuid4().hex[:12]}:")
+    try:
+        cache.ping()
+    except RedisUnavailableError as exc:
+        pytest.fail(str(exc))
+    store = CentralStore(url=f"sqlite:///{tmp_path / 'central.db'}")
+    yield {
+        "object_store": LocalObjectStore(root=str(tmp_path / "bucket")),
+        "desk_cache": cache,
+        "desk_history": CentralStoreDeskHistory(store=store),
+        "desk_settings": DeskSettings(),
+        "notifier": LocalOutboxNotifier(outbox_path=str(tmp_path / "outbox.jsonl")),
+    }
+    client = cache.client()
+    for key in list(client.scan_iter(match=f"{cache.key_prefix}*", count=1000)):
+        client.delete(key)
+    store.dispose()
+
+
+def land_day(objects: LocalObjectStore) -> dict[str, list[str]]:
+    files = {"market": sample_market_files()[:6], "eod": [sample_eod_file()], "sod": [sample_sod_file()]}
+    files["bad"] = [sample_malformed_file("missing_column")]
+    for group in files.values():
+        for key, data in group:
+            objects.put_bytes(key, data)
+    return {name: [key for key, _ in group] for name, group in files.items()}
+
+
+def test_the_day_processes_what_was_missed_and_its_checks_pass(resources: dict, tmp_path: Path) -> None:
+    keys = land_day(resources["object_store"])
+
+    result = dg.materialize([desk_day_history, *desk_checks[:2]], resources=resources, partition_key=DAY)
+
+    assert result.success
+    objects = resources["object_store"]
+    for key in keys["market"] + keys["eod"] + keys["sod"]:
+        assert objects.exists(processed_key(key))
+    assert objects.exists(quarantine_key(keys["bad"][0]))
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    metadata = result.asset_materializations_for_node("desk_day_history")[0].metadata
+    assert metadata["processed_files"].value == 8
+    assert list(metadata["quarantined"].value) == keys["bad"]
+    assert "Desk file QUARANTINED" in (tmp_path / "outbox.jsonl").read_text()
+    assert resources["desk_cache"].read_market("ZN")
+
+    # A replay of the day (a backfill) writes nothing new and still matches.
+    rows = resources["desk_history"].count_for_source("market", keys["market"][0])
+    again = dg.materialize([desk_day_history, *desk_checks[:2]], resources=resources, partition_key=DAY)
+    assert again.success
+    assert all(c.passed for c in again.get_asset_check_evaluations())
+    assert resources["desk_history"].count_for_source("market", keys["market"][0]) == rows
+
+
+def test_the_sensor_asks_for_a_run_when_a_file_waits_too_long(resources: dict, tmp_path: Path) -> None:
+    objects = resources["object_store"]
+    today = datetime.now(ZoneInfo(DESK_TIMEZONE)).date()
+    key, data = sample_market_files(today)[0]
+    objects.put_bytes(key, data)
+
+    def tick() -> object:
+        with dg.instance_for_test() as instance:
+            context = dg.build_sensor_context(
+                instance=instance,
+                resources={"object_store": objects, "desk_settings": resources["desk_settings"]},
+            )
+            return desk_reconciliation_sensor(context)
+
+    assert isinstance(tick(), dg.SkipReason)  # just landed: the live consumer's
+    old = (datetime.now() - timedelta(minutes=5)).timestamp()
+    os.utime(tmp_path / "bucket" / key, (old, old))
+    requests = tick().run_requests
+    assert [r.partition_key for r in requests] == [
+        key.split("/")[1] + "-" + key.split("/")[2] + "-" + key.split("/")[3]
+    ]
+
+
+def test_freshness_is_judged_in_trading_hours_only() -> None:
+    settings = DeskSettings()
+    chicago_noon = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # Friday 12:00 Chicago
+    assert stale_keys(chicago_noon, 30, 40, settings) == []
+    assert stale_keys(chicago_noon, 400, None, settings) == ["market data 400 s old", "TT orders never written"]
+    assert stale_keys(datetime(2026, 11, 21, 18, 0, tzinfo=UTC), None, None, settings) is None  # Saturday
+    assert stale_keys(datetime(2026, 11, 20, 23, 0, tzinfo=UTC), None, None, settings) is None  # 17:00 Chicago
