@@ -372,5 +372,12 @@ def sample_forecasting_day() -> date | None:
     return SAMPLE_PRICES_END
 
 
+def sample_desk_files() -> list[tuple[str, bytes]]:
+    """A few sample Actant files for ``make run`` (four market-data files, the EOD file, one malformed file)."""
+    from resources.sample_sources.actant import sample_eod_file, sample_malformed_file, sample_market_files
+
+    return [*sample_market_files()[:4], sample_eod_file(), sample_malformed_file("nan_price")]
+
+
 def resources_for(env: str | None = None) -> dict[str, Any]:
     return {"local": local_resources, "aws": aws_resources}[env or current_environment()]()

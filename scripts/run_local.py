@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -84,6 +84,8 @@ def main() -> int:
     if forecast_day:
         print_forecast(forecast_day)
     if os.environ.get("OPS_ENV", "local") == "local":
+        run_desk_sample()
+    if os.environ.get("OPS_ENV", "local") == "local":
         print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
         print_trades(f"sqlite:///{local_data_dir() / 'central_store.db'}")
         artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
@@ -113,6 +115,36 @@ def print_trades(url: str) -> None:
             f"  {row.created_at:%Y-%m-%d %H:%M} UTC  {row.action:<4} {row.ticker:<6} {row.status}: {row.status_reason}"
         )
         print(f"      because {row.reason}")
+
+
+def run_desk_sample() -> None:
+    """A few sample Actant files and one TT snapshot through the desk's live path; what the dashboard reads."""
+    from ops_assets.desk.processing import process_file
+    from ops_assets.desk.snapshotter import take_snapshot
+    from ops_assets.environments import resources_for, sample_desk_files
+    from resources.cache import RedisUnavailableError
+
+    found = resources_for("local")
+    objects, cache, history = (found[k] for k in ("object_store", "desk_cache", "desk_history"))
+    print("\nTrading-desk feed: sample Actant files and one TT snapshot through the live path ...", flush=True)
+    try:
+        cache.ping()
+    except RedisUnavailableError as exc:
+        print(f"  Skipped: {exc}")
+        return
+    for key, data in sample_desk_files():
+        objects.put_bytes(key, data)
+        outcome = process_file(key, objects=objects, latest=cache, history=history, arrived_at=datetime.now(UTC))
+        print(f"  {key}: {outcome.outcome}" + (f" ({outcome.reason})" if outcome.reason else ""))
+    snapshot = take_snapshot(
+        datetime.now(UTC), source=found["working_orders"], latest=cache, history=history, objects=objects
+    )
+    print(f"  TT snapshot: {snapshot.outcome}, {snapshot.orders} orders -> {snapshot.key or snapshot.reason}")
+    print("  The dashboard reads (redis-cli HGETALL actant:market:ZN):")
+    for field, value in sorted(cache.read_market("ZN").items()):
+        print(f"    {field}: {value}")
+    orders = cache.read_orders()
+    print(f"  tt:orders:active: {len(orders.orders)} working orders ({orders.state}), last update {orders.last_update}")
 
 
 def print_forecast(day: date) -> None:

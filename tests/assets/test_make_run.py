@@ -33,6 +33,10 @@ def test_make_run_shows_the_pipeline_end_to_end(local_env: Path) -> None:
     assert "  latest version 1 (" in out
     assert "  champion: version " in out
     assert "AMZN: avg_price forecast for 2026-11-30: " in out
+    assert "Trading-desk feed: sample Actant files" in out
+    assert ": quarantined (" in out
+    assert "The dashboard reads (redis-cli HGETALL actant:market:ZN):" in out
+    assert "    price: " in out
     report = local_env / "object-store" / "forecasting" / "reports" / "2026" / "11" / "27" / "forecast_report.png"
     assert report.read_bytes().startswith(b"\x89PNG")
     assert (local_env / "object-store" / "forecasting" / "features" / "AMZN.parquet").exists()
