@@ -120,3 +120,19 @@ def store(store_url: str) -> Iterator:
     central = CentralStore(url=store_url)
     yield central
     central.dispose()
+
+
+@pytest.fixture
+def cache() -> Iterator:
+    """A RedisCache on the machine's Redis under a unique key prefix; its keys are deleted afterwards."""
+    from resources.cache import RedisCache, RedisUnavailableError
+
+    cache = RedisCache(key_prefix=f"test:{uuid.uuid4().hex[:12]}:")
+    try:
+        cache.ping()
+    except RedisUnavailableError as exc:
+        pytest.fail(str(exc))
+    yield cache
+    client = cache.client()
+    for key in list(client.scan_iter(match=f"{cache.key_prefix}*", count=1000)):
+        client.delete(key)

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,19 +51,6 @@ def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLIN
         if time.monotonic() > end:
             pytest.fail(f"not within {deadline:g} s: {what}")
         time.sleep(0.02)
-
-
-@pytest.fixture
-def cache() -> Iterator[RedisCache]:
-    cache = RedisCache(key_prefix=f"test:consumer:{uuid.uuid4().hex[:12]}:")
-    try:
-        cache.ping()
-    except RedisUnavailableError as exc:
-        pytest.fail(str(exc))
-    yield cache
-    client = cache.client()
-    for key in list(client.scan_iter(match=f"{cache.key_prefix}*", count=1000)):
-        client.delete(key)
 
 
 class Consumer:

@@ -6,8 +6,6 @@ duplicates -> no duplicate history; Redis down -> a clear error, nothing lost, c
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,19 +29,6 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.integration
 
 ARRIVED = datetime(2026, 11, 20, 16, 40, tzinfo=UTC)
-
-
-@pytest.fixture
-def cache() -> Iterator[RedisCache]:
-    cache = RedisCache(key_prefix=f"test:processing:{uuid.uuid4().hex[:12]}:")
-    try:
-        cache.ping()
-    except RedisUnavailableError as exc:
-        pytest.fail(str(exc))
-    yield cache
-    client = cache.client()
-    for key in list(client.scan_iter(match=f"{cache.key_prefix}*", count=1000)):
-        client.delete(key)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,19 +31,6 @@ from resources.secrets import StaticSecrets
 from resources.working_orders import TTWorkingOrdersSource, WorkingOrdersAnswer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cache() -> Iterator[RedisCache]:
-    cache = RedisCache(key_prefix=f"test:snapshotter:{uuid.uuid4().hex[:12]}:")
-    try:
-        cache.ping()
-    except RedisUnavailableError as exc:
-        pytest.fail(str(exc))
-    yield cache
-    client = cache.client()
-    for key in list(client.scan_iter(match=f"{cache.key_prefix}*", count=1000)):
-        client.delete(key)
 
 
 @pytest.fixture
