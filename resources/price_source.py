@@ -11,7 +11,7 @@ Implementations:
   on every day before that split.
 - :class:`AlphaVantagePriceSource`: Alpha Vantage ``TIME_SERIES_DAILY`` (as traded, *not* split-adjusted) and
   ``SPLITS``, through the shared, rate-limited :class:`~resources.alpha_vantage.AlphaVantageResource`.
-- ``SamplePriceSource`` (``resources/sample_sources/resources.py``): the offline generator, as traded.
+- ``SamplePriceSource``: the offline sample generator, as traded (a subclass only ``environments.py`` picks, locally).
 
 Contract of :meth:`PriceSource.daily_history`:
 
