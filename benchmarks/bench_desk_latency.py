@@ -42,6 +42,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ops_assets.desk.consumer import Arrival, ListingArrivals, run
@@ -63,13 +65,8 @@ def load() -> str:
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    """The q-th percentile (linear interpolation), NaN for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def row(name: str, values: list[float]) -> str:
