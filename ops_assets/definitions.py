@@ -6,6 +6,7 @@ what is shared: the resources (picked per environment in :mod:`ops_assets.enviro
 
 import dagster as dg
 
+from ops_assets.backups import definitions as backups
 from ops_assets.desk import definitions as desk
 from ops_assets.environments import resources_for
 from ops_assets.forecasting import definitions as forecasting
@@ -15,7 +16,7 @@ from ops_assets.monitoring import definitions as monitoring
 from ops_assets.news import definitions as news
 from ops_assets.signals import definitions as signals
 
-DOMAINS = (fundamentals, news, markets, signals, forecasting, desk, monitoring)
+DOMAINS = (fundamentals, news, markets, signals, forecasting, desk, monitoring, backups)
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

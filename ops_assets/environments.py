@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from ops_assets.backups.settings import BackupSettings
 from ops_assets.desk.settings import DeskSettings
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
@@ -227,6 +228,7 @@ def domain_settings(
         ),
         "signal_settings": SignalSettings(kill_switch_reset_at=_env("OPS_SIGNALS_KILL_SWITCH_RESET_AT", "")),
         "fundamentals_settings": fundamentals_settings(),
+        "backup_settings": BackupSettings(keep=_env("OPS_BACKUP_KEEP", 7)),
     }
 
 
