@@ -2,9 +2,9 @@
 
 Plain functions, no Dagster. Layout (the same keys in the S3 bucket and in the local object store)::
 
-    backups/central/YYYY/MM/DD/central-<UTC stamp>.pgdump           pg_dump --format=custom (PostgreSQL)
-    backups/central/YYYY/MM/DD/central-<UTC stamp>.sqlite3          SQLite online backup (local)
-    backups/central/YYYY/MM/DD/central-<UTC stamp>.<ext>.sha256     "<sha256>  <file name>" for ``sha256sum -c``
+    backups/central/YYYY/MM/DD/central-<UTC stamp>-<token>.pgdump           pg_dump --format=custom (PostgreSQL)
+    backups/central/YYYY/MM/DD/central-<UTC stamp>-<token>.sqlite3          SQLite online backup (local)
+    backups/central/YYYY/MM/DD/central-<UTC stamp>-<token>.<ext>.sha256     "<sha256>  <file name>" for ``sha256sum -c``
     backups/central/YYYY/MM/DD/manifest.json                        written last: the day's backup is complete
 
 A day's backup is complete only once its ``manifest.json`` exists, and the manifest names the dump file it
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -150,9 +151,10 @@ def manifest_key(day: date) -> str:
     return day_prefix(day) + MANIFEST_NAME
 
 
-def dump_file_name(engine: str, taken_at: datetime) -> str:
-    """A new name per run (second resolution, UTC), so a rerun never overwrites the dump the manifest names."""
-    return f"central-{taken_at.astimezone(UTC):%Y%m%dT%H%M%SZ}.{ENGINE_EXTENSIONS[engine]}"
+def dump_file_name(engine: str, taken_at: datetime, token: str | None = None) -> str:
+    """A new name per run (UTC stamp + random token), so a rerun never overwrites the dump the manifest names."""
+    token = token or secrets.token_hex(3)
+    return f"central-{taken_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{token}.{ENGINE_EXTENSIONS[engine]}"
 
 
 def checksum_file_name(dump_file: str) -> str:
