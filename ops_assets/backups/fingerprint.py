@@ -9,6 +9,12 @@ The checksum is order-independent: the sum modulo 2**128 of the md5 of each row'
 no sort on the server and no dependence on the database's collation (a scratch database created from a different
 template could sort text differently), while a lost, added or altered key still changes the sum. It detects
 accidental damage, which is what a restore drill needs; it is not meant to resist someone forging rows.
+
+On PostgreSQL the server computes it (md5 of each row's key text, summed in four 32-bit parts): a million rows take
+about a second there, against ~10 s streamed through Python. Text forms of timestamps and floats are pinned for the
+transaction (``TimeZone`` UTC, ISO dates, ``extra_float_digits``), so a session default cannot change the sum.
+SQLite has no md5: Python computes the same sum over the values the driver returns. A checksum is compared only
+with one from the same engine (the drill restores a PostgreSQL dump on PostgreSQL, a SQLite file as SQLite).
 """
 
 from __future__ import annotations
@@ -73,8 +79,37 @@ def fingerprint_tables(conn: Connection, *, schema: str | None = None) -> dict[s
         if name.startswith("sqlite_"):
             continue
         keys = key_columns(inspector, name)
-        stmt = sa.select(*(sa.column(k) for k in keys)).select_from(sa.table(name, schema=schema))
-        rows = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(stmt)
-        count, checksum = rows_checksum(rows)
+        if conn.dialect.name == "postgresql":
+            count, checksum = _postgres_checksum(conn, name, keys, schema)
+        else:
+            stmt = sa.select(*(sa.column(k) for k in keys)).select_from(sa.table(name, schema=schema))
+            rows = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(stmt)
+            count, checksum = rows_checksum(rows)
         result[name] = TableFingerprint(rows=count, key_columns=keys, key_checksum=checksum)
     return result
+
+
+_PG_TEXT_SETTINGS = (
+    "SET LOCAL TimeZone TO 'UTC'",
+    "SET LOCAL DateStyle TO 'ISO, YMD'",
+    "SET LOCAL extra_float_digits TO 3",
+)
+
+
+def _postgres_checksum(conn: Connection, table: str, keys: Sequence[str], schema: str | None) -> tuple[int, str]:
+    """Row count and the same kind of sum, computed by the server: md5 per row, summed in 32-bit parts."""
+    for statement in _PG_TEXT_SETTINGS:
+        conn.exec_driver_sql(statement)
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+    line = "concat_ws(E'\\t', " + ", ".join(f"coalesce({quote(k)}::text, '\\N')" for k in keys) + ")"
+    # 'x' + 16 hex digits cast to bit(64) then bigint; the leading zeros keep every part non-negative.
+    parts = ", ".join(
+        f"coalesce(sum(('x00000000' || substr(h, {1 + 8 * i}, 8))::bit(64)::bigint), 0)" for i in range(4)
+    )
+    sql = f"SELECT count(*), {parts} FROM (SELECT md5({line}) AS h FROM {target}) AS rows"
+    count, *sums = conn.exec_driver_sql(sql).one()
+    total = 0
+    for part in sums:
+        total = ((total << 32) + int(part)) % _MOD
+    return int(count), f"{total:032x}"

@@ -365,3 +365,14 @@ def test_the_asset_refuses_an_old_partition(seeded: CentralStore, objects: Local
     failure = result.failure_data_for_node("central_store_backup")
     assert "cannot be taken for an earlier day" in str(failure.user_failure_data.description)
     assert list(objects.list(PREFIX)) == []
+
+
+def test_postgres_computes_the_same_key_checksum_as_python(seeded: CentralStore, store_url: str) -> None:
+    """On PostgreSQL the server sums the md5s; for text keys its text is Python's, so both sums must agree."""
+    from ops_assets.backups.fingerprint import fingerprint_tables, rows_checksum
+
+    with seeded.connect() as conn:
+        tables = fingerprint_tables(conn)
+        uids = conn.execute(sa.select(inbound_events_raw.c.event_uid)).all()
+    assert (tables["inbound_events_raw"].rows, tables["inbound_events_raw"].key_checksum) == rows_checksum(uids)
+    assert tables["feed_state"].key_checksum == rows_checksum([("sample",)])[1]
