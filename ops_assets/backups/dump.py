@@ -153,7 +153,7 @@ def find_tool(name: str) -> str:
     if path is None:
         raise BackupError(
             f"{name} was not found on PATH. Install the PostgreSQL client tools of the server's major version "
-            f"(Debian: apt-get install postgresql-client-15; the image installs them), or put the folder holding "
+            f"(Debian: apt-get install postgresql-client-15; in the image, the Dockerfile), or put the folder holding "
             f"{name} on PATH, then run again."
         )
     return path

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -125,6 +127,22 @@ def scratch_name() -> str:
     return f"{SCRATCH_PREFIX}{time.strftime('%Y%m%d', time.gmtime())}_{secrets.token_hex(4)}"
 
 
+def stale_scratch_databases(names: Iterable[str], today: date | None = None) -> list[str]:
+    """Scratch databases of drills from before yesterday (UTC): left by a killed drill, never in use any more."""
+    today = today or datetime.now(UTC).date()
+    stale = []
+    for name in names:
+        match = re.fullmatch(SCRATCH_PREFIX + r"(\d{8})_[0-9a-f]+", name)
+        if match:
+            try:
+                day = datetime.strptime(match[1], "%Y%m%d").date()
+            except ValueError:
+                continue
+            if day < today - timedelta(days=1):
+                stale.append(name)
+    return sorted(stale)
+
+
 @contextmanager
 def scratch_postgres(url: str, name: str) -> Iterator[str]:
     """A new, empty database ``name`` on the server of ``url``; yields its URL and drops it afterwards."""
@@ -133,6 +151,9 @@ def scratch_postgres(url: str, name: str) -> Iterator[str]:
     try:
         try:
             with admin.connect() as conn:
+                for stale in stale_scratch_databases(conn.exec_driver_sql("SELECT datname FROM pg_database").scalars()):
+                    logger.warning("Dropping the scratch database %s left by an interrupted drill", stale)
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         except sa.exc.DBAPIError as exc:
             reason = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], url)

@@ -217,3 +217,17 @@ def test_a_backup_is_filed_under_today_or_yesterday_only() -> None:
         check_backup_day(date(2026, 11, 20), today)
     with pytest.raises(ValueError, match="future"):
         check_backup_day(date(2026, 12, 1), today)
+
+
+def test_only_scratch_databases_of_drills_before_yesterday_are_stale() -> None:
+    from ops_assets.backups.restore import stale_scratch_databases
+
+    names = [
+        "ops_restore_drill_20261127_0a1b2c3d",  # two days old: a killed drill's
+        "ops_restore_drill_20261129_0a1b2c3d",  # yesterday: may still be running
+        "ops_restore_drill_20261130_ffffffff",
+        "ops_restore_drill_20261399_00000000",  # not a date
+        "ops",
+        "ops_restore_drill_notes",
+    ]
+    assert stale_scratch_databases(names, today=date(2026, 11, 30)) == ["ops_restore_drill_20261127_0a1b2c3d"]
