@@ -310,6 +310,9 @@ def _backup_sqlite(url: str, path: Path) -> tuple[dict, str]:
                 # Pages in steps, so writers are not held off for the whole copy; the copy restarts by itself if
                 # the source changes meanwhile, and the result is one consistent snapshot.
                 source.backup(target, pages=4096)
+                # The copy inherits WAL mode; a rollback journal keeps it one self-contained file that reading
+                # it (counts now, the drill later) leaves unchanged.
+                target.execute("PRAGMA journal_mode = DELETE")
             finally:
                 target.close()
         finally:

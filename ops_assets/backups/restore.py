@@ -254,6 +254,9 @@ def run_drill(objects: ObjectStoreLike, url: str, *, workdir: Path | None = None
         report.problems.append(
             f"the database failed during the drill: {scrub(reason[0] if reason else type(exc).__name__, url)}"
         )
+    except Exception as exc:  # an object store or disk error: still a failed drill, and still an alert
+        logger.exception("The restore drill stopped on an unexpected error")
+        report.problems.append(f"the drill stopped on {type(exc).__name__}: {scrub(str(exc), url)}")
     return report
 
 

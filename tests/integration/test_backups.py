@@ -376,3 +376,20 @@ def test_postgres_computes_the_same_key_checksum_as_python(seeded: CentralStore,
         uids = conn.execute(sa.select(inbound_events_raw.c.event_uid)).all()
     assert (tables["inbound_events_raw"].rows, tables["inbound_events_raw"].key_checksum) == rows_checksum(uids)
     assert tables["feed_state"].key_checksum == rows_checksum([("sample",)])[1]
+
+
+def test_an_object_store_error_during_the_drill_is_a_failed_drill(
+    seeded: CentralStore, objects: LocalObjectStore, store_url: str
+) -> None:
+    backup_central_store(store_url, objects, day=date(2026, 11, 20), keep=7, source=seeded)
+
+    class DownloadFails:
+        def __getattr__(self, name: str) -> object:
+            return getattr(objects, name)
+
+        def download_file(self, key: str, local_path: Path) -> None:
+            raise ConnectionResetError("Connection reset by peer")
+
+    report = run_drill(DownloadFails(), store_url)
+    assert not report.passed
+    assert report.problems == ["the drill stopped on ConnectionResetError: Connection reset by peer"]
