@@ -1,0 +1,659 @@
+"""Deploy the platform to AWS in one command: ``make deploy STAGE=dev`` (docs/DEPLOY.md, "Deploy command").
+
+``deploy`` checks the prerequisites (every failure is listed with what to do about it), synthesizes the CDK app in
+``infra/`` once, deploys that cloud assembly as the stack ``OpsPlatform-<stage>``, builds the image for linux/amd64
+and pushes it to the stack's ECR repository tagged with the git commit, rolls the ECS services to that tag (a second
+``cdk deploy`` that only changes the ``ImageTag`` parameter, so CloudFormation registers the new task definitions and
+waits until the services are stable), and ends with the SNS subscription the user still has to confirm.
+
+``--dry-run`` prints every command (the checks' and the deploy's, in order) and runs none of them, except reading
+the git commit for the image tag. ``prod`` needs ``--yes`` or the stage name typed at the prompt. ``--image-tag``
+deploys a tag already in ECR without building (rollback of the image). ``destroy`` deletes the stack (what the
+stack retains: docs/DEPLOY.md, "Update, rollback and teardown"); ``check`` runs only the prerequisite checks.
+
+The Alpha Vantage key's SSM parameter is checked with ``describe-parameters``, which returns its metadata only:
+the value is never requested, so it can never be printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+INFRA = REPO / "infra"
+STAGES = ("dev", "staging", "prod")
+# The CDK CLI is run through npx at this exact version (CLI releases are numbered 2.1xxx since 2025).
+CDK_VERSION = "2.1148.1"
+CDK = ("npx", "--yes", f"aws-cdk@{CDK_VERSION}")
+MIN_NODE_MAJOR = 18
+API_KEY_PARAMETER = "/avpipeline/alpha-vantage-api-key"
+# The stack's contract with this script (infra/app.py): its parameters and outputs.
+EMAIL_PARAMETER = "NotificationEmail"
+IMAGE_TAG_PARAMETER = "ImageTag"
+REPOSITORY_OUTPUT = "EcrRepositoryName"
+CLUSTER_OUTPUT = "ClusterName"
+TOPIC_OUTPUT = "NotificationsTopicArn"
+EMAIL_ENV = "OPS_NOTIFICATION_EMAIL"
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# The local checks' commands, as --dry-run shows them.
+CHECK_COMMANDS: dict[str, tuple[str, ...]] = {
+    "node": ("node", "--version"),
+    "aws-cli": ("aws", "--version"),
+    "git": ("git", "status", "--porcelain", "--untracked-files=no"),
+    "docker": ("docker", "info", "--format", "{{.ServerVersion}}"),
+}
+
+
+BOOTSTRAP_QUERY = (
+    "cloudformation",
+    "describe-stacks",
+    "--stack-name",
+    "CDKToolkit",
+    "--query",
+    "Stacks[0].StackStatus",
+    "--output",
+    "text",
+)
+# Metadata only: describe-parameters never returns a parameter's value.
+API_KEY_QUERY = (
+    "ssm",
+    "describe-parameters",
+    "--parameter-filters",
+    f"Key=Name,Option=Equals,Values={API_KEY_PARAMETER}",
+    "--query",
+    "Parameters[0].Type",
+    "--output",
+    "text",
+)
+
+
+class DeployError(Exception):
+    """A step or check failed; the message says what to do."""
+
+
+def stack_name(stage: str) -> str:
+    return f"OpsPlatform-{stage}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one invocation deploys."""
+
+    stage: str
+    region: str
+    email: str
+    image_tag: str
+    # False with --image-tag: the tag must already be in ECR and nothing is built.
+    build: bool = True
+    python: str = sys.executable
+
+    @property
+    def stack(self) -> str:
+        return stack_name(self.stage)
+
+    @property
+    def assembly(self) -> str:
+        """The cloud assembly folder, relative to infra/: one per stage so stages never mix."""
+        return f"cdk.out/{self.stage}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of the plan. ``stdin_from``'s output is piped into ``argv`` and never shown (a password)."""
+
+    title: str
+    argv: tuple[str, ...]
+    cwd: Path = REPO
+    stdin_from: tuple[str, ...] | None = None
+
+    def shell(self) -> str:
+        command = shlex.join(self.argv)
+        if self.stdin_from:
+            command = f"{shlex.join(self.stdin_from)} | {command}"
+        if self.cwd != REPO:
+            command = f"(cd {self.cwd.relative_to(REPO)} && {command})"
+        return command
+
+
+# ---------------------------------------------------------------------------------------------------- the plan
+
+
+def aws(settings: Settings, *args: str) -> tuple[str, ...]:
+    return ("aws", *args, "--region", settings.region)
+
+
+def synth_step(settings: Settings) -> Step:
+    return Step(
+        f"Synthesize {settings.stack}",
+        (
+            *CDK,
+            "synth",
+            "--app",
+            f"{shlex.quote(settings.python)} app.py",
+            "--context",
+            f"stage={settings.stage}",
+            "--context",
+            f"region={settings.region}",
+            "--output",
+            settings.assembly,
+            "--quiet",
+            settings.stack,
+        ),
+        cwd=INFRA,
+    )
+
+
+def cdk_deploy_step(settings: Settings, title: str, parameters: Mapping[str, str]) -> Step:
+    # The synthesized assembly is deployed as it is: what was checked is what goes out. Parameters not given keep
+    # their previous values (CDK's default --previous-parameters), so the infrastructure deploy keeps the running
+    # image and only the roll changes it.
+    given = [arg for name, value in parameters.items() for arg in ("--parameters", f"{settings.stack}:{name}={value}")]
+    return Step(
+        title,
+        (*CDK, "deploy", "--app", settings.assembly, "--require-approval", "never", *given, settings.stack),
+        cwd=INFRA,
+    )
+
+
+def infrastructure_steps(settings: Settings) -> list[Step]:
+    return [
+        synth_step(settings),
+        cdk_deploy_step(settings, f"Deploy {settings.stack} (infrastructure)", {EMAIL_PARAMETER: settings.email}),
+    ]
+
+
+def registry(account: str, region: str) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
+
+
+def image_steps(settings: Settings, account: str, repository: str) -> list[Step]:
+    host = registry(account, settings.region)
+    return [
+        Step(
+            f"Log docker in to {host}",
+            ("docker", "login", "--username", "AWS", "--password-stdin", host),
+            stdin_from=aws(settings, "ecr", "get-login-password"),
+        ),
+        Step(
+            f"Build the image for linux/amd64 and push {repository}:{settings.image_tag}",
+            (
+                "docker",
+                "buildx",
+                "build",
+                "--platform",
+                "linux/amd64",
+                "--tag",
+                f"{host}/{repository}:{settings.image_tag}",
+                "--push",
+                ".",
+            ),
+        ),
+    ]
+
+
+def roll_step(settings: Settings) -> Step:
+    return cdk_deploy_step(
+        settings,
+        f"Roll the ECS services to {settings.image_tag} (CloudFormation waits until they are stable)",
+        {IMAGE_TAG_PARAMETER: settings.image_tag},
+    )
+
+
+def deploy_plan(settings: Settings, account: str, repository: str, image_in_ecr: bool = False) -> list[Step]:
+    """Every command of a deploy, in order. The image is built only when its tag is not in ECR yet (tags are the
+    commit, so redeploying a commit reuses its image)."""
+    build = image_steps(settings, account, repository) if settings.build and not image_in_ecr else []
+    return [*infrastructure_steps(settings), *build, roll_step(settings)]
+
+
+def destroy_plan(settings: Settings) -> list[Step]:
+    return [
+        synth_step(settings),
+        Step(
+            f"Destroy {settings.stack}",
+            (*CDK, "destroy", "--app", settings.assembly, "--force", settings.stack),
+            cwd=INFRA,
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------------------ prerequisite checks
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Checker:
+    """Runs the prerequisite checks with ``env`` (its PATH decides which tools exist)."""
+
+    settings: Settings
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    root: Path = REPO
+    account: str | None = None
+
+    def which(self, tool: str) -> str | None:
+        return shutil.which(tool, path=self.env.get("PATH", ""))
+
+    def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(argv), cwd=self.root, env=dict(self.env), capture_output=True, text=True, timeout=120, check=False
+        )
+
+    @staticmethod
+    def last_line(result: subprocess.CompletedProcess[str]) -> str:
+        lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit code {result.returncode}"
+
+    # Each check returns (ok, detail); a failing detail says what to do.
+
+    def python_env(self) -> tuple[bool, str]:
+        python = Path(self.settings.python)
+        in_venv = sys.prefix != sys.base_prefix
+        if not in_venv:
+            return False, f"{python} is not a virtualenv's python: run `make setup`, then `make deploy STAGE=...`"
+        if importlib.util.find_spec("aws_cdk") is None:
+            return False, f"aws-cdk-lib is not installed in {sys.prefix}: run `make setup` (it installs the dev extra)"
+        return True, f"{python} (virtualenv {sys.prefix}, aws-cdk-lib installed)"
+
+    def node(self) -> tuple[bool, str]:
+        missing = [tool for tool in ("node", "npx") if self.which(tool) is None]
+        if missing:
+            return False, (
+                f"{' and '.join(missing)} not found on PATH: install Node.js {MIN_NODE_MAJOR} or newer "
+                "(https://nodejs.org or your package manager); the CDK CLI runs through npx"
+            )
+        result = self.run(["node", "--version"])
+        match = re.match(r"v(\d+)\.", result.stdout.strip())
+        if result.returncode != 0 or not match:
+            return False, f"`node --version` failed ({self.last_line(result)}): reinstall Node.js"
+        if int(match.group(1)) < MIN_NODE_MAJOR:
+            return False, f"Node.js {result.stdout.strip()} is too old: the CDK CLI needs {MIN_NODE_MAJOR} or newer"
+        return True, f"node {result.stdout.strip()}, CDK CLI {CDK_VERSION} through npx"
+
+    def aws_cli(self) -> tuple[bool, str]:
+        if self.which("aws") is None:
+            return (
+                False,
+                "aws (the AWS CLI) not found on PATH: run `make setup` (awscli is in the dev extra) or install it",
+            )
+        result = self.run(["aws", "--version"])
+        if result.returncode != 0:
+            return False, f"`aws --version` failed ({self.last_line(result)}): reinstall the AWS CLI"
+        return True, (result.stdout or result.stderr).strip().split()[0]
+
+    def credentials(self) -> tuple[bool, str]:
+        result = self.run(aws(self.settings, "sts", "get-caller-identity", "--output", "json"))
+        if result.returncode != 0:
+            return False, (
+                f"no usable AWS credentials ({self.last_line(result)}): run `aws configure`, `aws sso login "
+                "--profile NAME` and export AWS_PROFILE=NAME, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
+        identity = json.loads(result.stdout)
+        self.account = identity["Account"]
+        return True, f"account {identity['Account']} as {identity['Arn']}"
+
+    def bootstrap(self) -> tuple[bool, str]:
+        result = self.run(aws(self.settings, *BOOTSTRAP_QUERY))
+        status = result.stdout.strip()
+        command = f"npx --yes aws-cdk@{CDK_VERSION} bootstrap aws://{self.account}/{self.settings.region}"
+        if result.returncode != 0:
+            return False, f"{self.settings.region} of account {self.account} is not CDK-bootstrapped: run `{command}`"
+        if not status.endswith("_COMPLETE") or status.startswith(("DELETE", "ROLLBACK")) or "ROLLBACK" in status:
+            return False, f"the CDKToolkit stack is {status}: fix it in the CloudFormation console, then `{command}`"
+        return True, f"CDKToolkit stack {status} in {self.settings.region}"
+
+    def api_key_parameter(self) -> tuple[bool, str]:
+        # describe-parameters returns metadata only, never the value.
+        result = self.run(aws(self.settings, *API_KEY_QUERY))
+        create = (
+            f"read -rs KEY && aws ssm put-parameter --region {self.settings.region} --name {API_KEY_PARAMETER} "
+            '--type SecureString --value "$KEY"'
+        )
+        if result.returncode != 0:
+            return (
+                False,
+                f"cannot read SSM parameters ({self.last_line(result)}): the role needs ssm:DescribeParameters",
+            )
+        kind = result.stdout.strip()
+        if kind in ("", "None"):
+            return False, f"SSM parameter {API_KEY_PARAMETER} does not exist in {self.settings.region}: `{create}`"
+        if kind != "SecureString":
+            return False, f"SSM parameter {API_KEY_PARAMETER} is a {kind}, not a SecureString: recreate it (`{create}`)"
+        return True, f"{API_KEY_PARAMETER} exists (SecureString; value not read)"
+
+    def email(self) -> tuple[bool, str]:
+        if not self.settings.email:
+            return False, f"no notification e-mail: pass --email ADDRESS or set {EMAIL_ENV} (make deploy EMAIL=...)"
+        if not EMAIL_PATTERN.match(self.settings.email):
+            return False, f"{self.settings.email!r} is not an e-mail address"
+        return True, f"SNS subscription for {self.settings.email}"
+
+    def git(self) -> tuple[bool, str]:
+        result = self.run(["git", "status", "--porcelain", "--untracked-files=no"])
+        if result.returncode != 0:
+            return False, f"`git status` failed ({self.last_line(result)}): deploy from a git checkout"
+        if result.stdout.strip():
+            return False, (
+                f"the work tree has uncommitted changes, so image tag {self.settings.image_tag} would not name what "
+                "is built: commit or stash them"
+            )
+        return True, f"clean work tree at {self.settings.image_tag}"
+
+    def docker(self) -> tuple[bool, str]:
+        if self.which("docker") is None:
+            return False, "docker not found on PATH: install Docker (Desktop or Engine) with the buildx plugin"
+        info = self.run(["docker", "info", "--format", "{{.ServerVersion}}"])
+        if info.returncode != 0:
+            return False, f"the Docker engine does not answer ({self.last_line(info)}): start Docker"
+        buildx = self.run(["docker", "buildx", "version"])
+        if buildx.returncode != 0:
+            return False, f"docker buildx is missing ({self.last_line(buildx)}): install the buildx plugin"
+        return True, f"engine {info.stdout.strip()}, {buildx.stdout.strip()}"
+
+    def checks(self, purpose: str = "deploy") -> list[tuple[str, Callable[[], tuple[bool, str]], tuple[str, ...]]]:
+        """(name, check, what it needs) in order; a check whose needs failed is reported as not checked."""
+        local: list[tuple[str, Callable[[], tuple[bool, str]], tuple[str, ...]]] = [
+            ("python", self.python_env, ()),
+            ("node", self.node, ()),
+            ("aws-cli", self.aws_cli, ()),
+        ]
+        if purpose == "deploy":
+            local.append(("email", self.email, ()))
+            if self.settings.build:
+                local += [("git", self.git, ()), ("docker", self.docker, ())]
+        remote: list[tuple[str, Callable[[], tuple[bool, str]], tuple[str, ...]]] = [
+            ("credentials", self.credentials, ("aws-cli",)),
+            ("cdk-bootstrap", self.bootstrap, ("credentials",)),
+        ]
+        if purpose == "deploy":
+            remote.append(("ssm-api-key", self.api_key_parameter, ("credentials",)))
+        return local + remote
+
+    def run_checks(self, purpose: str = "deploy") -> list[CheckResult]:
+        results: dict[str, CheckResult] = {}
+        for name, check, needs in self.checks(purpose):
+            failed = [need for need in needs if not results[need].ok]
+            if failed:
+                results[name] = CheckResult(name, False, f"not checked: needs {', '.join(failed)}")
+                continue
+            ok, detail = check()
+            results[name] = CheckResult(name, ok, detail)
+        return list(results.values())
+
+    def commands(self, purpose: str = "deploy") -> list[str]:
+        """The commands the checks run, for --dry-run."""
+        s = self.settings
+        shown = {
+            "python": f"{shlex.quote(s.python)} -c 'import aws_cdk'",
+            "credentials": shlex.join(aws(s, "sts", "get-caller-identity", "--output", "json")),
+            "cdk-bootstrap": shlex.join(aws(s, *BOOTSTRAP_QUERY)),
+            "ssm-api-key": shlex.join(aws(s, *API_KEY_QUERY)),
+            "email": f"(no command: {s.email or 'missing'})",
+        }
+        lines = []
+        for name, _, _ in self.checks(purpose):
+            command = shown.get(name) or shlex.join(CHECK_COMMANDS[name])
+            if name == "docker":
+                command += " && docker buildx version"
+            lines.append(f"{name}: {command}")
+        return lines
+
+
+def report(results: Sequence[CheckResult], out: Callable[[str], None] = print) -> bool:
+    for result in results:
+        out(f"  {'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")
+    return all(result.ok for result in results)
+
+
+# -------------------------------------------------------------------------------------------------- execution
+
+
+def run_step(step: Step, env: Mapping[str, str]) -> None:
+    print(f"\n==> {step.title}\n    $ {step.shell()}", flush=True)
+    if step.stdin_from:
+        with subprocess.Popen(step.stdin_from, cwd=step.cwd, env=dict(env), stdout=subprocess.PIPE) as source:
+            code = subprocess.run(step.argv, cwd=step.cwd, env=dict(env), stdin=source.stdout, check=False).returncode
+            code = code or source.wait()
+    else:
+        code = subprocess.run(step.argv, cwd=step.cwd, env=dict(env), check=False).returncode
+    if code:
+        raise DeployError(f"'{step.title}' failed (exit code {code}); nothing after it ran. Its output is above.")
+
+
+def aws_json(settings: Settings, env: Mapping[str, str], *args: str) -> object:
+    result = subprocess.run(
+        [*aws(settings, *args), "--output", "json"], env=dict(env), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise DeployError(f"`aws {' '.join(args)}` failed: {result.stderr.strip()}")
+    return json.loads(result.stdout or "null")
+
+
+def stack_outputs(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    outputs = aws_json(
+        settings,
+        env,
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        settings.stack,
+        "--query",
+        "Stacks[0].Outputs",
+    )
+    found = {item["OutputKey"]: item["OutputValue"] for item in outputs or []}  # type: ignore[union-attr]
+    missing = [key for key in (REPOSITORY_OUTPUT, CLUSTER_OUTPUT, TOPIC_OUTPUT) if key not in found]
+    if missing:
+        raise DeployError(f"stack {settings.stack} has no output {', '.join(missing)} (infra/app.py must export it)")
+    return found
+
+
+def image_in_ecr(settings: Settings, env: Mapping[str, str], repository: str) -> bool:
+    result = subprocess.run(
+        aws(
+            settings,
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            repository,
+            "--image-ids",
+            f"imageTag={settings.image_tag}",
+        ),
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def check_template_parameters(settings: Settings) -> None:
+    template = INFRA / settings.assembly / f"{settings.stack}.template.json"
+    parameters = json.loads(template.read_text()).get("Parameters", {})
+    missing = [name for name in (EMAIL_PARAMETER, IMAGE_TAG_PARAMETER) if name not in parameters]
+    if missing:
+        raise DeployError(f"{template} declares no parameter {', '.join(missing)}: infra/app.py must declare it")
+
+
+def confirmation_lines(settings: Settings, topic_arn: str, pending: bool | None) -> list[str]:
+    if pending is False:
+        return [f"The SNS subscription of {settings.email} to {topic_arn} is confirmed."]
+    return [
+        f"Confirm the SNS subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {settings.email}.",
+        "Open it and click 'Confirm subscription'; no pipeline notification is delivered until then",
+        f"(topic {topic_arn}; check with `aws sns list-subscriptions-by-topic --topic-arn {topic_arn}`).",
+    ]
+
+
+def subscription_pending(settings: Settings, env: Mapping[str, str], topic_arn: str) -> bool | None:
+    try:
+        subscriptions = aws_json(settings, env, "sns", "list-subscriptions-by-topic", "--topic-arn", topic_arn)
+    except DeployError:
+        return None
+    mine = [s for s in subscriptions["Subscriptions"] if s.get("Endpoint") == settings.email]  # type: ignore[index]
+    return not mine or any(s["SubscriptionArn"] == "PendingConfirmation" for s in mine)
+
+
+def confirm(stage: str, action: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise DeployError(f"{action} {stage} needs --yes (make ... YES=1) when there is no terminal to confirm in")
+    answer = input(f"{action} {stage}: type '{stage}' to go on: ").strip()
+    if answer != stage:
+        raise DeployError(f"not confirmed ({answer!r} is not {stage!r}); nothing was done")
+
+
+def print_plan(checker: Checker, steps: Sequence[Step], purpose: str) -> None:
+    print("Prerequisite checks (each runs one command):")
+    for line in checker.commands(purpose):
+        print(f"  {line}")
+    print("Steps:")
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step.title}\n     $ {step.shell()}")
+
+
+def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    checker = Checker(settings, env)
+    if args.dry_run:
+        print(f"Dry run of the deploy of {settings.stack} to {settings.region}; nothing is run.")
+        if settings.stage == "prod":
+            print("prod: nothing runs until confirmed (--yes, or 'prod' typed at the prompt).")
+        steps = deploy_plan(settings, "<account>", f"<{REPOSITORY_OUTPUT} output of {settings.stack}>")
+        print_plan(checker, steps, "deploy")
+        if settings.build:
+            print("  (steps 3-4 are left out when the tag is already in ECR: a redeployed commit reuses its image)")
+        print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUT} output>", None), sep="\n  ")
+        return
+    if settings.stage == "prod":
+        confirm(settings.stage, "Deploy to", args.yes)
+    print(f"Checking the prerequisites for {settings.stack} in {settings.region}:")
+    if not report(checker.run_checks("deploy")):
+        raise DeployError("fix the failed checks above, then run the same command again")
+    synth, infrastructure = infrastructure_steps(settings)
+    run_step(synth, env)
+    check_template_parameters(settings)
+    run_step(infrastructure, env)
+    outputs = stack_outputs(settings, env)
+    repository = outputs[REPOSITORY_OUTPUT]
+    present = image_in_ecr(settings, env, repository)
+    if not settings.build and not present:
+        raise DeployError(
+            f"image tag {settings.image_tag} is not in ECR repository {repository}; the tags there: "
+            f"`aws ecr list-images --repository-name {repository} --region {settings.region}`"
+        )
+    if present and settings.build:
+        print(f"\n{repository}:{settings.image_tag} is already in ECR: not rebuilt.")
+    for step in deploy_plan(settings, checker.account or "", repository, image_in_ecr=present)[2:]:
+        run_step(step, env)
+    print(f"\n{settings.stack} runs image {repository}:{settings.image_tag}. Stack outputs:")
+    for key, value in sorted(outputs.items()):
+        print(f"  {key}: {value}")
+    topic = outputs[TOPIC_OUTPUT]
+    print("", *confirmation_lines(settings, topic, subscription_pending(settings, env, topic)), sep="\n")
+
+
+def destroy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    checker = Checker(settings, env)
+    steps = destroy_plan(settings)
+    if args.dry_run:
+        print(f"Dry run of the teardown of {settings.stack} in {settings.region}; nothing is run.")
+        print_plan(checker, steps, "destroy")
+        return
+    confirm(settings.stage, "Destroy", args.yes)
+    print(f"Checking the prerequisites for destroying {settings.stack}:")
+    if not report(checker.run_checks("destroy")):
+        raise DeployError("fix the failed checks above, then run the same command again")
+    for step in steps:
+        run_step(step, env)
+    print(
+        f"\n{settings.stack} is deleted. Retained by design (delete by hand when no longer needed): the RDS final "
+        "snapshot, the S3 buckets that held objects, the ECR images if the repository is retained, and the SSM "
+        f"parameter {API_KEY_PARAMETER} (not part of the stack). See docs/DEPLOY.md."
+    )
+
+
+def git_commit(env: Mapping[str, str]) -> str:
+    if shutil.which("git", path=env.get("PATH", "")) is None:
+        raise DeployError("git not found on PATH: the image tag is the commit; install git or pass --image-tag")
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, env=dict(env), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise DeployError(f"cannot read the git commit for the image tag ({result.stderr.strip()}); pass --image-tag")
+    return result.stdout.strip()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="scripts/deploy.py")
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("deploy", "check, synthesize, deploy, build and push the image, roll the services"),
+        ("destroy", "delete the stack (asks for the stage name unless --yes)"),
+        ("check", "run the prerequisite checks only"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("--stage", required=True, choices=STAGES)
+        command.add_argument(
+            "--region",
+            default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)",
+        )
+        command.add_argument("--dry-run", action="store_true", help="print every command, run none")
+        command.add_argument("--yes", action="store_true", help="no confirmation prompt (required for prod in CI)")
+        if name in ("deploy", "check"):
+            command.add_argument("--email", default=os.environ.get(EMAIL_ENV, ""), help=f"default: ${EMAIL_ENV}")
+            command.add_argument(
+                "--image-tag", help="deploy this tag, already in ECR, without building (rollback of the image)"
+            )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = dict(os.environ)
+    try:
+        tag = getattr(args, "image_tag", None)
+        settings = Settings(
+            stage=args.stage,
+            region=args.region,
+            email=getattr(args, "email", "") or "",
+            image_tag=tag or (git_commit(env) if args.command != "destroy" else ""),
+            build=tag is None,
+        )
+        if args.command == "deploy":
+            deploy(settings, args, env)
+        elif args.command == "destroy":
+            destroy(settings, args, env)
+        else:
+            checker = Checker(settings, env)
+            if args.dry_run:
+                print("\n".join(checker.commands("deploy")))
+                return 0
+            if not report(checker.run_checks("deploy")):
+                raise DeployError("fix the failed checks above")
+    except DeployError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

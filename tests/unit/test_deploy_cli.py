@@ -1,0 +1,342 @@
+"""scripts/deploy.py: the dry-run plan per stage, prod's confirmation, and the local prerequisite checks.
+
+The checks run real programs: each test builds a PATH holding only the tools it means to exist (small scripts that
+answer like node or docker would, or a link to the real AWS CLI), so a missing tool is really missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "deploy.py"
+EMAIL = "ops@example.com"
+
+
+def load_deploy():
+    spec = importlib.util.spec_from_file_location("deploy_cli_under_test", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+deploy = load_deploy()
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+CDK = f"npx --yes aws-cdk@{deploy.CDK_VERSION}"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=REPO,
+        env=env or dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def plan_commands(stdout: str) -> list[str]:
+    """The step commands of a dry run, in order (the lines after "Steps:" that start with "$")."""
+    steps = stdout.split("Steps:", 1)[1]
+    return [line.strip()[2:] for line in steps.splitlines() if line.strip().startswith("$ ")]
+
+
+def check_names(stdout: str) -> list[str]:
+    checks = stdout.split("Prerequisite checks", 1)[1].split("Steps:", 1)[0]
+    return [line.split(":", 1)[0].strip() for line in checks.splitlines()[1:] if line.strip()]
+
+
+# ------------------------------------------------------------------------------------------------ dry-run plans
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_dry_run_lists_every_command_in_order(stage: str) -> None:
+    result = run_cli("deploy", "--stage", stage, "--email", EMAIL, "--region", "eu-west-1", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    stack = f"OpsPlatform-{stage}"
+    python = shlex.quote(sys.executable)
+    image = f"<account>.dkr.ecr.eu-west-1.amazonaws.com/<EcrRepositoryName output of {stack}>:{HEAD}"
+    assert plan_commands(result.stdout) == [
+        f"(cd infra && {CDK} synth --app '{python} app.py' --context stage={stage} --context region=eu-west-1 "
+        f"--output cdk.out/{stage} --quiet {stack})",
+        f"(cd infra && {CDK} deploy --app cdk.out/{stage} --require-approval never "
+        f"--parameters {stack}:NotificationEmail={EMAIL} {stack})",
+        "aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin "
+        "'<account>.dkr.ecr.eu-west-1.amazonaws.com'",
+        f"docker buildx build --platform linux/amd64 --tag '{image}' --push .",
+        f"(cd infra && {CDK} deploy --app cdk.out/{stage} --require-approval never "
+        f"--parameters {stack}:ImageTag={HEAD} {stack})",
+    ]
+    assert check_names(result.stdout) == [
+        "python",
+        "node",
+        "aws-cli",
+        "email",
+        "git",
+        "docker",
+        "credentials",
+        "cdk-bootstrap",
+        "ssm-api-key",
+    ]
+    # It ends with the subscription the user has to confirm.
+    assert "Confirm the SNS subscription" in result.stdout.rsplit("Then:", 1)[1]
+    assert EMAIL in result.stdout.rsplit("Then:", 1)[1]
+    assert ("nothing runs until confirmed" in result.stdout) == (stage == "prod")
+
+
+def test_dry_run_of_an_existing_tag_builds_nothing() -> None:
+    result = run_cli("deploy", "--stage", "staging", "--email", EMAIL, "--image-tag", "abc123", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = plan_commands(result.stdout)
+    assert len(commands) == 3
+    assert not any("docker" in command for command in commands)
+    assert commands[-1].endswith("--parameters OpsPlatform-staging:ImageTag=abc123 OpsPlatform-staging)")
+    # Without a build, neither the work tree nor docker matters.
+    assert "git" not in check_names(result.stdout)
+    assert "docker" not in check_names(result.stdout)
+
+
+def test_dry_run_of_destroy() -> None:
+    result = run_cli("destroy", "--stage", "prod", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = plan_commands(result.stdout)
+    assert commands[-1] == f"(cd infra && {CDK} destroy --app cdk.out/prod --force OpsPlatform-prod)"
+    assert "ssm-api-key" not in check_names(result.stdout)
+
+
+def test_the_cdk_cli_is_pinned_to_one_exact_version() -> None:
+    assert all(part.isdigit() for part in deploy.CDK_VERSION.split(".")), deploy.CDK_VERSION
+    assert deploy.CDK_VERSION.startswith("2.")
+
+
+# ------------------------------------------------------------------------------------------------ confirmation
+
+
+def test_prod_without_yes_and_without_a_terminal_stops_before_any_check(tmp_path: Path) -> None:
+    # An empty PATH: had anything run, it would have failed differently.
+    result = run_cli(
+        "deploy",
+        "--stage",
+        "prod",
+        "--email",
+        EMAIL,
+        "--image-tag",
+        "abc123",
+        env={**os.environ, "PATH": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert "Deploy to prod needs --yes" in result.stderr
+    assert "Checking the prerequisites" not in result.stdout
+
+
+def test_without_git_the_tag_must_be_given(tmp_path: Path) -> None:
+    result = run_cli("deploy", "--stage", "dev", "--dry-run", env={**os.environ, "PATH": str(tmp_path)})
+    assert result.returncode == 1
+    assert "git not found on PATH: the image tag is the commit; install git or pass --image-tag" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_destroy_asks_even_for_dev() -> None:
+    result = run_cli("destroy", "--stage", "dev")
+    assert result.returncode == 1
+    assert "Destroy dev needs --yes" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------ the checks
+
+
+def write_tool(bin_dir: Path, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> Path:
+    """A PATH folder with working node, npx, docker and git, and the real AWS CLI."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_tool(bin_dir, "node", 'echo "v20.11.1"')
+    write_tool(bin_dir, "npx", "exit 0")
+    write_tool(
+        bin_dir,
+        "docker",
+        'case "$1" in info) echo "28.2.2";; buildx) echo "github.com/docker/buildx v0.25.0";; *) exit 1;; esac',
+    )
+    (bin_dir / "git").symlink_to(shutil_which("git"))
+    (bin_dir / "aws").symlink_to(Path(sys.executable).with_name("aws"))
+    return bin_dir
+
+
+def shutil_which(tool: str) -> str:
+    import shutil
+
+    found = shutil.which(tool)
+    assert found, f"{tool} is needed by this test"
+    return found
+
+
+def checker(bin_dir: Path, *, email: str = EMAIL, build: bool = True, root: Path = REPO, **env: str):
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=email, image_tag="abc123", build=build)
+    return deploy.Checker(settings, {"PATH": str(bin_dir), "HOME": str(bin_dir.parent), **env}, root=root)
+
+
+def results(check) -> dict[str, tuple[bool, str]]:
+    return {result.name: (result.ok, result.detail) for result in check.run_checks("deploy")}
+
+
+def test_local_tools_present(tools: Path) -> None:
+    check = checker(tools)
+    assert check.node() == (True, f"node v20.11.1, CDK CLI {deploy.CDK_VERSION} through npx")
+    ok, detail = check.aws_cli()
+    assert ok, detail
+    assert detail.startswith("aws-cli/1.")
+    assert check.docker() == (True, "engine 28.2.2, github.com/docker/buildx v0.25.0")
+    assert check.email() == (True, f"SNS subscription for {EMAIL}")
+
+
+def test_missing_node(tools: Path) -> None:
+    (tools / "node").unlink()
+    (tools / "npx").unlink()
+    ok, detail = checker(tools).node()
+    assert not ok
+    assert detail.startswith("node and npx not found on PATH: install Node.js 18 or newer")
+
+
+def test_old_node(tools: Path) -> None:
+    write_tool(tools, "node", 'echo "v16.20.2"')
+    assert checker(tools).node() == (False, "Node.js v16.20.2 is too old: the CDK CLI needs 18 or newer")
+
+
+def test_missing_aws_cli_skips_every_aws_check(tools: Path) -> None:
+    (tools / "aws").unlink()
+    found = results(checker(tools))
+    assert found["aws-cli"] == (
+        False,
+        "aws (the AWS CLI) not found on PATH: run `make setup` (awscli is in the dev extra) or install it",
+    )
+    assert found["credentials"] == (False, "not checked: needs aws-cli")
+    assert found["cdk-bootstrap"] == (False, "not checked: needs credentials")
+    assert found["ssm-api-key"] == (False, "not checked: needs credentials")
+
+
+def test_missing_docker(tools: Path) -> None:
+    (tools / "docker").unlink()
+    ok, detail = checker(tools).docker()
+    assert (ok, detail) == (
+        False,
+        "docker not found on PATH: install Docker (Desktop or Engine) with the buildx plugin",
+    )
+
+
+def test_docker_engine_not_running(tools: Path) -> None:
+    write_tool(
+        tools,
+        "docker",
+        'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. '
+        'Is the docker daemon running?" >&2; exit 1',
+    )
+    ok, detail = checker(tools).docker()
+    assert not ok
+    assert detail.startswith("the Docker engine does not answer (Cannot connect to the Docker daemon")
+    assert detail.endswith("start Docker")
+
+
+def test_docker_without_buildx(tools: Path) -> None:
+    write_tool(
+        tools, "docker", 'case "$1" in info) echo "28.2.2";; *) echo "unknown command: buildx" >&2; exit 1;; esac'
+    )
+    assert checker(tools).docker() == (
+        False,
+        "docker buildx is missing (unknown command: buildx): install the buildx plugin",
+    )
+
+
+def test_docker_and_git_are_not_needed_to_deploy_an_existing_tag(tools: Path) -> None:
+    (tools / "docker").unlink()
+    found = results(checker(tools, build=False))
+    assert "docker" not in found
+    assert "git" not in found
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("", "no notification e-mail: pass --email ADDRESS or set OPS_NOTIFICATION_EMAIL (make deploy EMAIL=...)"),
+        ("ops.example.com", "'ops.example.com' is not an e-mail address"),
+    ],
+)
+def test_notification_email_is_required(tools: Path, email: str, message: str) -> None:
+    assert checker(tools, email=email).email() == (False, message)
+
+
+def test_uncommitted_changes_fail_the_git_check(tools: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=work, check=True)
+    (work / "file.txt").write_text("one\n")
+    subprocess.run([*git, "add", "file.txt"], cwd=work, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=work, check=True)
+    assert checker(tools, root=work).git() == (True, "clean work tree at abc123")
+    (work / "file.txt").write_text("two\n")
+    ok, detail = checker(tools, root=work).git()
+    assert not ok
+    assert detail.startswith("the work tree has uncommitted changes, so image tag abc123 would not name what is built")
+
+
+def test_no_credentials(tools: Path, tmp_path: Path) -> None:
+    check = checker(
+        tools,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    ok, detail = check.credentials()
+    assert not ok
+    assert detail.startswith("no usable AWS credentials (Unable to locate credentials")
+    assert "aws configure" in detail
+    assert check.account is None
+
+
+def test_outside_a_virtualenv(monkeypatch: pytest.MonkeyPatch, tools: Path) -> None:
+    monkeypatch.setattr(deploy.sys, "prefix", deploy.sys.base_prefix)
+    ok, detail = checker(tools).python_env()
+    assert not ok
+    assert detail.endswith("is not a virtualenv's python: run `make setup`, then `make deploy STAGE=...`")
+
+
+def test_without_the_cdk_library(monkeypatch: pytest.MonkeyPatch, tools: Path) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(deploy.importlib.util, "find_spec", lambda name: None if name == "aws_cdk" else real(name))
+    ok, detail = checker(tools).python_env()
+    assert not ok
+    assert detail.startswith("aws-cdk-lib is not installed in")
+    assert detail.endswith("run `make setup` (it installs the dev extra)")
+
+
+def test_the_login_password_is_piped_never_shown() -> None:
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
+    login = deploy.image_steps(settings, "123456789012", "repo")[0]
+    assert login.stdin_from == ("aws", "ecr", "get-login-password", "--region", "us-east-1")
+    assert "--password-stdin" in login.argv
+    assert "--password" not in [arg for arg in login.argv if arg != "--password-stdin"]
+
+
+def test_a_redeployed_commit_reuses_its_image() -> None:
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
+    titles = [step.title for step in deploy.deploy_plan(settings, "1", "repo", image_in_ecr=True)]
+    assert len(titles) == 3
+    assert not any("docker" in title or "Build" in title for title in titles)
