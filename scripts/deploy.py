@@ -238,6 +238,8 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    # Not run because a check it needs failed (reported, and it fails the run like a failed check).
+    skipped: bool = False
 
 
 @dataclass
@@ -392,7 +394,7 @@ class Checker:
         for name, check, needs in self.checks(purpose):
             failed = [need for need in needs if not results[need].ok]
             if failed:
-                results[name] = CheckResult(name, False, f"not checked: needs {', '.join(failed)}")
+                results[name] = CheckResult(name, False, f"not checked: needs {', '.join(failed)}", skipped=True)
                 continue
             ok, detail = check()
             results[name] = CheckResult(name, ok, detail)
@@ -419,7 +421,7 @@ class Checker:
 
 def report(results: Sequence[CheckResult], out: Callable[[str], None] = print) -> bool:
     for result in results:
-        out(f"  {'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")
+        out(f"  {'ok  ' if result.ok else 'skip' if result.skipped else 'FAIL'} {result.name}: {result.detail}")
     return all(result.ok for result in results)
 
 

@@ -340,3 +340,38 @@ def test_a_redeployed_commit_reuses_its_image() -> None:
     titles = [step.title for step in deploy.deploy_plan(settings, "1", "repo", image_in_ecr=True)]
     assert len(titles) == 3
     assert not any("docker" in title or "Build" in title for title in titles)
+
+
+# ------------------------------------------------------------------------------------------------ make targets
+
+
+def test_make_deploy_passes_its_variables_to_the_cli() -> None:
+    result = subprocess.run(
+        ["make", "-n", "deploy", "STAGE=prod", "YES=1", f"EMAIL={EMAIL}", "IMAGE_TAG=abc123", "REGION=eu-west-1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [line] = [line for line in result.stdout.replace("\\\n", " ").splitlines() if "scripts/deploy.py" in line]
+    assert line.split("scripts/deploy.py", 1)[1].split() == [
+        "deploy",
+        "--stage",
+        "prod",
+        "--region",
+        "eu-west-1",
+        "--yes",
+        "--email",
+        EMAIL,
+        "--image-tag",
+        "abc123",
+    ]
+    assert line.startswith('PATH="')
+    assert "/.venv/bin:$PATH" in line
+
+
+def test_make_deploy_without_a_stage_runs_nothing() -> None:
+    result = subprocess.run(["make", "deploy"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "make deploy/destroy needs STAGE=dev, STAGE=staging or STAGE=prod" in result.stdout
+    assert "pip install" not in result.stdout

@@ -1,0 +1,134 @@
+"""scripts/deploy.py's AWS-side checks with the real AWS CLI against a moto server (AWS_ENDPOINT_URL).
+
+Each test uses its own region, so the session's one moto server keeps their stacks and parameters apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.unit.test_deploy_cli import SCRIPT, deploy, write_tool
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "123456789012"  # moto's account
+SECRET = "av-key-never-printed-7f3a9c"
+BUCKET_TEMPLATE = json.dumps({"Resources": {"StagingBucket": {"Type": "AWS::S3::Bucket"}}})
+
+
+@pytest.fixture
+def path_dir(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_tool(bin_dir, "node", 'echo "v20.11.1"')
+    write_tool(bin_dir, "npx", "exit 0")
+    write_tool(bin_dir, "docker", 'case "$1" in info) echo "28.2.2";; buildx) echo "buildx v0.25.0";; esac')
+    (bin_dir / "aws").symlink_to(Path(sys.executable).with_name("aws"))
+    return bin_dir
+
+
+def aws_env(moto_server: str, path_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": str(path_dir),
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+    }
+
+
+def checker(env: dict[str, str], region: str):
+    settings = deploy.Settings(stage="dev", region=region, email="ops@example.com", image_tag="abc", build=False)
+    return deploy.Checker(settings, env)
+
+
+def client(service: str, moto_server: str, region: str):
+    return boto3.client(service, region_name=region, endpoint_url=moto_server)
+
+
+def test_credentials_name_the_account(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    check = checker(aws_env(moto_server, path_dir, tmp_path), "eu-west-1")
+    ok, detail = check.credentials()
+    assert ok, detail
+    assert detail.startswith(f"account {ACCOUNT} as arn:aws:")
+    assert check.account == ACCOUNT
+
+
+def test_bootstrap_missing_then_present(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "eu-west-2"
+    check = checker(aws_env(moto_server, path_dir, tmp_path), region)
+    assert check.credentials()[0]
+    assert check.bootstrap() == (
+        False,
+        f"{region} of account {ACCOUNT} is not CDK-bootstrapped: run "
+        f"`npx --yes aws-cdk@{deploy.CDK_VERSION} bootstrap aws://{ACCOUNT}/{region}`",
+    )
+    client("cloudformation", moto_server, region).create_stack(StackName="CDKToolkit", TemplateBody=BUCKET_TEMPLATE)
+    assert check.bootstrap() == (True, f"CDKToolkit stack CREATE_COMPLETE in {region}")
+
+
+def test_api_key_parameter_missing(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "eu-central-1"
+    ok, detail = checker(aws_env(moto_server, path_dir, tmp_path), region).api_key_parameter()
+    assert not ok
+    assert detail.startswith(f"SSM parameter /avpipeline/alpha-vantage-api-key does not exist in {region}:")
+    # The fix it suggests reads the key without echo, so it lands in no shell history.
+    assert "read -rs KEY && aws ssm put-parameter" in detail
+    assert "--type SecureString" in detail
+
+
+def test_api_key_parameter_of_the_wrong_type(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "eu-north-1"
+    client("ssm", moto_server, region).put_parameter(Name=deploy.API_KEY_PARAMETER, Value=SECRET, Type="String")
+    ok, detail = checker(aws_env(moto_server, path_dir, tmp_path), region).api_key_parameter()
+    assert not ok
+    assert "is a String, not a SecureString" in detail
+    assert SECRET not in detail
+
+
+def test_every_check_passes_and_the_key_is_never_printed(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "ap-southeast-2"
+    client("ssm", moto_server, region).put_parameter(Name=deploy.API_KEY_PARAMETER, Value=SECRET, Type="SecureString")
+    client("cloudformation", moto_server, region).create_stack(StackName="CDKToolkit", TemplateBody=BUCKET_TEMPLATE)
+    env = aws_env(moto_server, path_dir, tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "check", "--stage", "dev", "--region", region, "--email", "ops@example.com"],
+        env={**env, "PATH": f"{path_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert SECRET not in output
+    lines = {line.split(":", 1)[0].split()[-1]: line.split()[0] for line in result.stdout.splitlines() if ":" in line}
+    for name in ("node", "aws-cli", "email", "docker", "credentials", "cdk-bootstrap", "ssm-api-key"):
+        assert lines[name] == "ok", output
+    assert "ok   ssm-api-key: /avpipeline/alpha-vantage-api-key exists (SecureString; value not read)" in output
+    # Whatever else fails here (the CDK library, a dirty work tree) is reported, and then the exit code says so.
+    assert result.returncode == (0 if all(state == "ok" for state in lines.values()) else 1), output
+
+
+def test_no_aws_call_sees_the_value(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    """The check asks for metadata only: the same call, made directly, carries no value at all."""
+    region = "ca-central-1"
+    client("ssm", moto_server, region).put_parameter(Name=deploy.API_KEY_PARAMETER, Value=SECRET, Type="SecureString")
+    env = {**os.environ, **aws_env(moto_server, path_dir, tmp_path)}
+    raw = subprocess.run(
+        ["aws", "ssm", "describe-parameters", *deploy.API_KEY_QUERY[2:4], "--region", region, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert deploy.API_KEY_PARAMETER in raw.stdout
+    assert SECRET not in raw.stdout
+    assert "Value" not in json.loads(raw.stdout)["Parameters"][0]
