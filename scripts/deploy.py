@@ -1,18 +1,26 @@
 """Deploy the platform to AWS in one command: ``make deploy STAGE=dev`` (docs/DEPLOY.md, "Deploy command").
 
-``deploy`` checks the prerequisites (every failure is listed with what to do about it), synthesizes the CDK app in
-``infra/`` once, deploys that cloud assembly as the stack ``OpsPlatform-<stage>``, builds the image for linux/amd64
-and pushes it to the stack's ECR repository tagged with the git commit, rolls the ECS services to that tag (a second
-``cdk deploy`` that only changes the ``ImageTag`` parameter, so CloudFormation registers the new task definitions and
-waits until the services are stable), and ends with the SNS subscription the user still has to confirm.
+``deploy`` checks the prerequisites (every failure is listed with what to do about it), then:
 
-``--dry-run`` prints every command (the checks' and the deploy's, in order) and runs none of them, except reading
-the git commit for the image tag. ``prod`` needs ``--yes`` or the stage name typed at the prompt. ``--image-tag``
-deploys a tag already in ECR without building (rollback of the image). ``destroy`` deletes the stack (what the
-stack retains: docs/DEPLOY.md, "Update, rollback and teardown"); ``check`` runs only the prerequisite checks.
+* first deploy (no stack ``OpsPlatform-<stage>`` yet): synthesizes the CDK app in ``infra/`` with
+  ``-c bootstrap=true`` and deploys it (every service at 0 tasks, since no image exists yet), builds the image for
+  linux/amd64 and pushes it to the stack's ECR repository tagged with the git commit, runs the one-off task that
+  creates the central store's database, then synthesizes with ``-c image_tag=<commit>`` and deploys again, which
+  rolls the ECS services to the image (CloudFormation waits until they are stable);
+* update (the stack exists): synthesizes with ``-c image_tag=<commit>``, pushes the image (unless that tag is in
+  ECR already: the repository's tags are immutable and a commit's image is built once), and deploys, which applies
+  the infrastructure changes and rolls the services in one CloudFormation update;
+
+and ends with the SNS subscription the user still has to confirm.
+
+``--dry-run`` prints every command (the checks', then both plans) and runs none of them, except reading the git
+commit for the image tag. ``prod`` needs ``--yes`` or the stage name typed at the prompt. ``--image-tag`` deploys a
+tag already in ECR without building (rollback of the image). ``destroy`` deletes the stack (what the stack retains:
+docs/DEPLOY.md, "Update, rollback and teardown"); ``check`` runs only the prerequisite checks.
 
 The Alpha Vantage key's SSM parameter is checked with ``describe-parameters``, which returns its metadata only:
-the value is never requested, so it can never be printed.
+the value is never requested, so it can never be printed. Stack parameter values other than the e-mail (feed URLs
+can carry tokens) are shown as ``***`` in every printed command.
 """
 
 from __future__ import annotations
@@ -38,15 +46,17 @@ CDK_VERSION = "2.1148.1"
 CDK = ("npx", "--yes", f"aws-cdk@{CDK_VERSION}")
 MIN_NODE_MAJOR = 18
 API_KEY_PARAMETER = "/avpipeline/alpha-vantage-api-key"
-# The stack's contract with this script (infra/app.py): its parameters and outputs.
-EMAIL_PARAMETER = "NotificationEmail"
-IMAGE_TAG_PARAMETER = "ImageTag"
+# The stack's contract with this script (infra/app.py, infra/ops_infra/stack.py): context, parameters, outputs.
+EMAIL_PARAMETER = "AlertEmail"
 REPOSITORY_OUTPUT = "EcrRepositoryName"
 CLUSTER_OUTPUT = "ClusterName"
-TOPIC_OUTPUT = "NotificationsTopicArn"
+TOPIC_OUTPUTS = ("NotificationTopicArn", "NotificationsTopicArn")
+DB_INIT_OUTPUTS = ("DbInitTaskDefinitionArn", "AppSubnetIds", "WorkersSecurityGroupId")
 EMAIL_ENV = "OPS_NOTIFICATION_EMAIL"
+# Other stack parameters as a JSON object (CI keeps it in a secret: the feeds' URLs can carry tokens).
+PARAMETERS_ENV = "OPS_STACK_PARAMETERS"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
+MASK = "***"
 
 # The local checks' commands, as --dry-run shows them.
 CHECK_COMMANDS: dict[str, tuple[str, ...]] = {
@@ -55,8 +65,6 @@ CHECK_COMMANDS: dict[str, tuple[str, ...]] = {
     "git": ("git", "status", "--porcelain", "--untracked-files=no"),
     "docker": ("docker", "info", "--format", "{{.ServerVersion}}"),
 }
-
-
 BOOTSTRAP_QUERY = (
     "cloudformation",
     "describe-stacks",
@@ -98,29 +106,38 @@ class Settings:
     image_tag: str
     # False with --image-tag: the tag must already be in ECR and nothing is built.
     build: bool = True
+    # Stack parameters besides the e-mail (first deploy: those without a default are required).
+    parameters: Mapping[str, str] = field(default_factory=dict)
     python: str = sys.executable
 
     @property
     def stack(self) -> str:
         return stack_name(self.stage)
 
-    @property
-    def assembly(self) -> str:
-        """The cloud assembly folder, relative to infra/: one per stage so stages never mix."""
-        return f"cdk.out/{self.stage}"
+    def assembly(self, bootstrap: bool = False) -> str:
+        """The cloud assembly folder, relative to infra/: one per stage (and bootstrap) so they never mix."""
+        return f"cdk.out/{self.stage}{'-bootstrap' if bootstrap else ''}"
+
+    def stack_parameters(self) -> dict[str, str]:
+        return {EMAIL_PARAMETER: self.email, **self.parameters} if self.email else dict(self.parameters)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One command of the plan. ``stdin_from``'s output is piped into ``argv`` and never shown (a password)."""
+    """One command of the plan. ``stdin_from``'s output is piped into ``argv`` and never shown (a password);
+    ``masked`` values are printed as ***."""
 
     title: str
     argv: tuple[str, ...]
     cwd: Path = REPO
     stdin_from: tuple[str, ...] | None = None
+    masked: tuple[str, ...] = ()
 
     def shell(self) -> str:
-        command = shlex.join(self.argv)
+        shown = list(self.argv)
+        for value in self.masked:
+            shown = [arg.replace(value, MASK) for arg in shown]
+        command = shlex.join(shown)
         if self.stdin_from:
             command = f"{shlex.join(self.stdin_from)} | {command}"
         if self.cwd != REPO:
@@ -135,20 +152,21 @@ def aws(settings: Settings, *args: str) -> tuple[str, ...]:
     return ("aws", *args, "--region", settings.region)
 
 
-def synth_step(settings: Settings) -> Step:
+def synth_step(settings: Settings, bootstrap: bool = False) -> Step:
+    context = [f"stage={settings.stage}", f"region={settings.region}", f"image_tag={settings.image_tag}"]
+    if bootstrap:
+        context.append("bootstrap=true")
+    title = f"Synthesize {settings.stack}" + (" with every service at 0 tasks (first deploy)" if bootstrap else "")
     return Step(
-        f"Synthesize {settings.stack}",
+        title,
         (
             *CDK,
             "synth",
             "--app",
             f"{shlex.quote(settings.python)} app.py",
-            "--context",
-            f"stage={settings.stage}",
-            "--context",
-            f"region={settings.region}",
+            *[arg for item in context for arg in ("--context", item)],
             "--output",
-            settings.assembly,
+            settings.assembly(bootstrap),
             "--quiet",
             settings.stack,
         ),
@@ -156,23 +174,20 @@ def synth_step(settings: Settings) -> Step:
     )
 
 
-def cdk_deploy_step(settings: Settings, title: str, parameters: Mapping[str, str]) -> Step:
-    # The synthesized assembly is deployed as it is: what was checked is what goes out. Parameters not given keep
-    # their previous values (CDK's default --previous-parameters), so the infrastructure deploy keeps the running
-    # image and only the roll changes it.
-    given = [arg for name, value in parameters.items() for arg in ("--parameters", f"{settings.stack}:{name}={value}")]
+def cdk_deploy_step(settings: Settings, title: str, bootstrap: bool = False) -> Step:
+    # The synthesized assembly is deployed as it is: what was synthesized and checked is what goes out. Parameters
+    # not given keep their previous values (CDK's default --previous-parameters).
+    given = [
+        arg
+        for name, value in settings.stack_parameters().items()
+        for arg in ("--parameters", f"{settings.stack}:{name}={value}")
+    ]
     return Step(
         title,
-        (*CDK, "deploy", "--app", settings.assembly, "--require-approval", "never", *given, settings.stack),
+        (*CDK, "deploy", "--app", settings.assembly(bootstrap), "--require-approval", "never", *given, settings.stack),
         cwd=INFRA,
+        masked=tuple(value for value in settings.parameters.values() if value),
     )
-
-
-def infrastructure_steps(settings: Settings) -> list[Step]:
-    return [
-        synth_step(settings),
-        cdk_deploy_step(settings, f"Deploy {settings.stack} (infrastructure)", {EMAIL_PARAMETER: settings.email}),
-    ]
 
 
 def registry(account: str, region: str) -> str:
@@ -204,19 +219,83 @@ def image_steps(settings: Settings, account: str, repository: str) -> list[Step]
     ]
 
 
-def roll_step(settings: Settings) -> Step:
-    return cdk_deploy_step(
-        settings,
-        f"Roll the ECS services to {settings.image_tag} (CloudFormation waits until they are stable)",
-        {IMAGE_TAG_PARAMETER: settings.image_tag},
+def db_init_steps(settings: Settings, outputs: Mapping[str, str], task_arn: str = "<task ARN>") -> list[Step]:
+    """The one-off task that creates the central store's database (idempotent), and the wait for its exit code."""
+    cluster = outputs[CLUSTER_OUTPUT]
+    network = (
+        f"awsvpcConfiguration={{subnets=[{outputs['AppSubnetIds']}],"
+        f"securityGroups=[{outputs['WorkersSecurityGroupId']}],assignPublicIp=DISABLED}}"
     )
+    return [
+        Step(
+            "Run the database-init task (creates the central store's database if it is missing)",
+            aws(
+                settings,
+                "ecs",
+                "run-task",
+                "--cluster",
+                cluster,
+                "--task-definition",
+                outputs["DbInitTaskDefinitionArn"],
+                "--launch-type",
+                "FARGATE",
+                "--network-configuration",
+                network,
+                "--query",
+                "tasks[0].taskArn",
+                "--output",
+                "text",
+            ),
+        ),
+        Step(
+            "Wait for the database-init task to stop",
+            aws(settings, "ecs", "wait", "tasks-stopped", "--cluster", cluster, "--tasks", task_arn),
+        ),
+        Step(
+            "Read its exit code (0 = the database is ready)",
+            aws(
+                settings,
+                "ecs",
+                "describe-tasks",
+                "--cluster",
+                cluster,
+                "--tasks",
+                task_arn,
+                "--query",
+                "tasks[0].containers[0].exitCode",
+                "--output",
+                "text",
+            ),
+        ),
+    ]
 
 
-def deploy_plan(settings: Settings, account: str, repository: str, image_in_ecr: bool = False) -> list[Step]:
-    """Every command of a deploy, in order. The image is built only when its tag is not in ECR yet (tags are the
-    commit, so redeploying a commit reuses its image)."""
+def first_deploy_plan(
+    settings: Settings, account: str, outputs: Mapping[str, str], image_in_ecr: bool = False
+) -> list[Step]:
+    """A new stack: its ECR repository exists only once the stack does, so the services start at 0 tasks."""
+    build = image_steps(settings, account, outputs[REPOSITORY_OUTPUT]) if not image_in_ecr else []
+    return [
+        synth_step(settings, bootstrap=True),
+        cdk_deploy_step(settings, f"Deploy {settings.stack} (services at 0 tasks)", bootstrap=True),
+        *build,
+        *db_init_steps(settings, outputs),
+        synth_step(settings),
+        cdk_deploy_step(settings, f"Roll the ECS services to {settings.image_tag} (CloudFormation waits until stable)"),
+    ]
+
+
+def update_plan(settings: Settings, account: str, repository: str, image_in_ecr: bool = False) -> list[Step]:
+    """An existing stack: the image is pushed before the deploy that makes the services run it."""
     build = image_steps(settings, account, repository) if settings.build and not image_in_ecr else []
-    return [*infrastructure_steps(settings), *build, roll_step(settings)]
+    return [
+        synth_step(settings),
+        *build,
+        cdk_deploy_step(
+            settings,
+            f"Deploy {settings.stack}: infrastructure changes and the services rolled to {settings.image_tag}",
+        ),
+    ]
 
 
 def destroy_plan(settings: Settings) -> list[Step]:
@@ -224,7 +303,7 @@ def destroy_plan(settings: Settings) -> list[Step]:
         synth_step(settings),
         Step(
             f"Destroy {settings.stack}",
-            (*CDK, "destroy", "--app", settings.assembly, "--force", settings.stack),
+            (*CDK, "destroy", "--app", settings.assembly(), "--force", settings.stack),
             cwd=INFRA,
         ),
     ]
@@ -428,29 +507,51 @@ def report(results: Sequence[CheckResult], out: Callable[[str], None] = print) -
 # -------------------------------------------------------------------------------------------------- execution
 
 
-def run_step(step: Step, env: Mapping[str, str]) -> None:
+def run_step(step: Step, env: Mapping[str, str], capture: bool = False) -> str:
+    """Run one step, its output streamed (or captured and returned); a failure stops the deploy."""
     print(f"\n==> {step.title}\n    $ {step.shell()}", flush=True)
+    output = subprocess.PIPE if capture else None
     if step.stdin_from:
         with subprocess.Popen(step.stdin_from, cwd=step.cwd, env=dict(env), stdout=subprocess.PIPE) as source:
-            code = subprocess.run(step.argv, cwd=step.cwd, env=dict(env), stdin=source.stdout, check=False).returncode
-            code = code or source.wait()
+            result = subprocess.run(
+                step.argv, cwd=step.cwd, env=dict(env), stdin=source.stdout, stdout=output, text=True, check=False
+            )
+            code = result.returncode or source.wait()
     else:
-        code = subprocess.run(step.argv, cwd=step.cwd, env=dict(env), check=False).returncode
+        result = subprocess.run(step.argv, cwd=step.cwd, env=dict(env), stdout=output, text=True, check=False)
+        code = result.returncode
     if code:
         raise DeployError(f"'{step.title}' failed (exit code {code}); nothing after it ran. Its output is above.")
+    return (result.stdout or "").strip()
 
 
-def aws_json(settings: Settings, env: Mapping[str, str], *args: str) -> object:
-    result = subprocess.run(
-        [*aws(settings, *args), "--output", "json"], env=dict(env), capture_output=True, text=True, check=False
+def run_aws(settings: Settings, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(aws(settings, *args), env=dict(env), capture_output=True, text=True, check=False)
+
+
+def stack_status(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The stack's status, or None when it does not exist."""
+    result = run_aws(
+        settings,
+        env,
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        settings.stack,
+        "--query",
+        "Stacks[0].StackStatus",
+        "--output",
+        "text",
     )
     if result.returncode != 0:
-        raise DeployError(f"`aws {' '.join(args)}` failed: {result.stderr.strip()}")
-    return json.loads(result.stdout or "null")
+        if "does not exist" in result.stderr:
+            return None
+        raise DeployError(f"cannot read stack {settings.stack}: {result.stderr.strip()}")
+    return result.stdout.strip()
 
 
-def stack_outputs(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
-    outputs = aws_json(
+def stack_outputs(settings: Settings, env: Mapping[str, str], required: Sequence[str] = ()) -> dict[str, str]:
+    result = run_aws(
         settings,
         env,
         "cloudformation",
@@ -459,57 +560,77 @@ def stack_outputs(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
         settings.stack,
         "--query",
         "Stacks[0].Outputs",
+        "--output",
+        "json",
     )
-    found = {item["OutputKey"]: item["OutputValue"] for item in outputs or []}  # type: ignore[union-attr]
-    missing = [key for key in (REPOSITORY_OUTPUT, CLUSTER_OUTPUT, TOPIC_OUTPUT) if key not in found]
+    if result.returncode != 0:
+        raise DeployError(f"cannot read the outputs of {settings.stack}: {result.stderr.strip()}")
+    found = {item["OutputKey"]: item["OutputValue"] for item in json.loads(result.stdout or "null") or []}
+    missing = [key for key in (REPOSITORY_OUTPUT, CLUSTER_OUTPUT, *required) if key not in found]
+    if not any(key in found for key in TOPIC_OUTPUTS):
+        missing.append(TOPIC_OUTPUTS[0])
     if missing:
-        raise DeployError(f"stack {settings.stack} has no output {', '.join(missing)} (infra/app.py must export it)")
+        raise DeployError(f"stack {settings.stack} has no output {', '.join(missing)} (infra/ must export it)")
     return found
 
 
+def topic_arn(outputs: Mapping[str, str]) -> str:
+    return next(outputs[key] for key in TOPIC_OUTPUTS if key in outputs)
+
+
 def image_in_ecr(settings: Settings, env: Mapping[str, str], repository: str) -> bool:
-    result = subprocess.run(
-        aws(
-            settings,
-            "ecr",
-            "describe-images",
-            "--repository-name",
-            repository,
-            "--image-ids",
-            f"imageTag={settings.image_tag}",
-        ),
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_aws(
+        settings,
+        env,
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        repository,
+        "--image-ids",
+        f"imageTag={settings.image_tag}",
     )
     return result.returncode == 0
 
 
-def check_template_parameters(settings: Settings) -> None:
-    template = INFRA / settings.assembly / f"{settings.stack}.template.json"
-    parameters = json.loads(template.read_text()).get("Parameters", {})
-    missing = [name for name in (EMAIL_PARAMETER, IMAGE_TAG_PARAMETER) if name not in parameters]
-    if missing:
-        raise DeployError(f"{template} declares no parameter {', '.join(missing)}: infra/app.py must declare it")
+def check_template(settings: Settings, bootstrap: bool, first: bool) -> None:
+    """The synthesized template declares the e-mail parameter, and a first deploy gives every parameter that has
+    no default (an update keeps the previous values)."""
+    template = INFRA / settings.assembly(bootstrap) / f"{settings.stack}.template.json"
+    declared: dict[str, dict[str, object]] = json.loads(template.read_text()).get("Parameters", {})
+    if EMAIL_PARAMETER not in declared:
+        raise DeployError(f"{template} declares no parameter {EMAIL_PARAMETER}: infra/ must declare it")
+    unknown = sorted(set(settings.parameters) - set(declared))
+    if unknown:
+        raise DeployError(f"the stack has no parameter {', '.join(unknown)}; its parameters: {', '.join(declared)}")
+    given = settings.stack_parameters()
+    needed = sorted(
+        name
+        for name, spec in declared.items()
+        if "Default" not in spec and name not in given and not name.startswith("BootstrapVersion")
+    )
+    if first and needed:
+        flags = " ".join(f"--parameter {name}=..." for name in needed)
+        raise DeployError(
+            f"a first deploy needs every parameter without a default: {flags} (or in ${PARAMETERS_ENV} as JSON; "
+            "see docs/DEPLOY.md)"
+        )
 
 
-def confirmation_lines(settings: Settings, topic_arn: str, pending: bool | None) -> list[str]:
+def confirmation_lines(settings: Settings, topic: str, pending: bool | None) -> list[str]:
     if pending is False:
-        return [f"The SNS subscription of {settings.email} to {topic_arn} is confirmed."]
+        return [f"The SNS subscription of {settings.email} to {topic} is confirmed."]
     return [
         f"Confirm the SNS subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {settings.email}.",
         "Open it and click 'Confirm subscription'; no pipeline notification is delivered until then",
-        f"(topic {topic_arn}; check with `aws sns list-subscriptions-by-topic --topic-arn {topic_arn}`).",
+        f"(topic {topic}; check with `aws sns list-subscriptions-by-topic --topic-arn {topic}`).",
     ]
 
 
-def subscription_pending(settings: Settings, env: Mapping[str, str], topic_arn: str) -> bool | None:
-    try:
-        subscriptions = aws_json(settings, env, "sns", "list-subscriptions-by-topic", "--topic-arn", topic_arn)
-    except DeployError:
+def subscription_pending(settings: Settings, env: Mapping[str, str], topic: str) -> bool | None:
+    result = run_aws(settings, env, "sns", "list-subscriptions-by-topic", "--topic-arn", topic, "--output", "json")
+    if result.returncode != 0:
         return None
-    mine = [s for s in subscriptions["Subscriptions"] if s.get("Endpoint") == settings.email]  # type: ignore[index]
+    mine = [s for s in json.loads(result.stdout)["Subscriptions"] if s.get("Endpoint") == settings.email]
     return not mine or any(s["SubscriptionArn"] == "PendingConfirmation" for s in mine)
 
 
@@ -523,52 +644,106 @@ def confirm(stage: str, action: str, yes: bool) -> None:
         raise DeployError(f"not confirmed ({answer!r} is not {stage!r}); nothing was done")
 
 
-def print_plan(checker: Checker, steps: Sequence[Step], purpose: str) -> None:
+def print_steps(steps: Sequence[Step]) -> None:
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step.title}\n     $ {step.shell()}")
+
+
+def print_checks(checker: Checker, purpose: str) -> None:
     print("Prerequisite checks (each runs one command):")
     for line in checker.commands(purpose):
         print(f"  {line}")
-    print("Steps:")
-    for number, step in enumerate(steps, 1):
-        print(f"  {number}. {step.title}\n     $ {step.shell()}")
+
+
+def dry_run_deploy(settings: Settings, checker: Checker) -> None:
+    print(f"Dry run of the deploy of {settings.stack} to {settings.region}; nothing is run.")
+    if settings.stage == "prod":
+        print("prod: nothing runs until confirmed (--yes, or 'prod' typed at the prompt).")
+    print_checks(checker, "deploy")
+    status = shlex.join(aws(settings, "cloudformation", "describe-stacks", "--stack-name", settings.stack))
+    print(f"Then `{status}` decides between the two plans below.")
+    account = "<account>"
+    outputs = {key: f"<{key}>" for key in (REPOSITORY_OUTPUT, CLUSTER_OUTPUT, *DB_INIT_OUTPUTS)}
+    if settings.build:
+        print(f"First deploy (no stack {settings.stack} yet):")
+        print_steps(first_deploy_plan(settings, account, outputs))
+    print("Update (the stack exists):")
+    print_steps(update_plan(settings, account, outputs[REPOSITORY_OUTPUT]))
+    if settings.build:
+        print("  (the login and the build are left out when the tag is in ECR already: a commit's image is built once)")
+    print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUTS[0]}>", None), sep="\n  ")
 
 
 def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:
     checker = Checker(settings, env)
     if args.dry_run:
-        print(f"Dry run of the deploy of {settings.stack} to {settings.region}; nothing is run.")
-        if settings.stage == "prod":
-            print("prod: nothing runs until confirmed (--yes, or 'prod' typed at the prompt).")
-        steps = deploy_plan(settings, "<account>", f"<{REPOSITORY_OUTPUT} output of {settings.stack}>")
-        print_plan(checker, steps, "deploy")
-        if settings.build:
-            print("  (steps 3-4 are left out when the tag is already in ECR: a redeployed commit reuses its image)")
-        print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUT} output>", None), sep="\n  ")
+        dry_run_deploy(settings, checker)
         return
     if settings.stage == "prod":
         confirm(settings.stage, "Deploy to", args.yes)
     print(f"Checking the prerequisites for {settings.stack} in {settings.region}:")
     if not report(checker.run_checks("deploy")):
         raise DeployError("fix the failed checks above, then run the same command again")
-    synth, infrastructure = infrastructure_steps(settings)
-    run_step(synth, env)
-    check_template_parameters(settings)
-    run_step(infrastructure, env)
-    outputs = stack_outputs(settings, env)
-    repository = outputs[REPOSITORY_OUTPUT]
-    present = image_in_ecr(settings, env, repository)
-    if not settings.build and not present:
+    account = checker.account or ""
+    status = stack_status(settings, env)
+    if status is not None and (status == "ROLLBACK_COMPLETE" or status.endswith("_IN_PROGRESS")):
         raise DeployError(
-            f"image tag {settings.image_tag} is not in ECR repository {repository}; the tags there: "
-            f"`aws ecr list-images --repository-name {repository} --region {settings.region}`"
+            f"{settings.stack} is {status}: "
+            + (
+                f"its first deploy failed and CloudFormation cannot update it; `make destroy STAGE={settings.stage}` "
+                "and deploy again"
+                if status == "ROLLBACK_COMPLETE"
+                else "another deploy is running; wait for it to finish"
+            )
         )
-    if present and settings.build:
-        print(f"\n{repository}:{settings.image_tag} is already in ECR: not rebuilt.")
-    for step in deploy_plan(settings, checker.account or "", repository, image_in_ecr=present)[2:]:
-        run_step(step, env)
-    print(f"\n{settings.stack} runs image {repository}:{settings.image_tag}. Stack outputs:")
+    if status is None:
+        if not settings.build:
+            raise DeployError(
+                f"{settings.stack} does not exist yet: its first deploy builds the image (no --image-tag)"
+            )
+        print(f"\n{settings.stack} does not exist yet: first deploy.")
+        bootstrap_synth, bootstrap_deploy = first_deploy_plan(settings, account, {REPOSITORY_OUTPUT: ""})[:2]
+        run_step(bootstrap_synth, env)
+        check_template(settings, bootstrap=True, first=True)
+        run_step(bootstrap_deploy, env)
+        outputs = stack_outputs(settings, env, DB_INIT_OUTPUTS)
+        if not image_in_ecr(settings, env, outputs[REPOSITORY_OUTPUT]):
+            for step in image_steps(settings, account, outputs[REPOSITORY_OUTPUT]):
+                run_step(step, env)
+        task = run_step(db_init_steps(settings, outputs)[0], env, capture=True)
+        wait, read_exit_code = db_init_steps(settings, outputs, task_arn=task)[1:]
+        run_step(wait, env)
+        if (code := run_step(read_exit_code, env, capture=True)) != "0":
+            raise DeployError(
+                f"the database-init task exited with {code}: read its log stream (prefix db-init) in CloudWatch "
+                "Logs; the services stay at 0 tasks; fix the cause and run the same command again"
+            )
+        synth, roll = first_deploy_plan(settings, account, outputs, image_in_ecr=True)[-2:]
+        run_step(synth, env)
+        check_template(settings, bootstrap=False, first=False)
+        run_step(roll, env)
+    else:
+        print(f"\n{settings.stack} is {status}: update.")
+        outputs = stack_outputs(settings, env)
+        repository = outputs[REPOSITORY_OUTPUT]
+        present = image_in_ecr(settings, env, repository)
+        if not settings.build and not present:
+            raise DeployError(
+                f"image tag {settings.image_tag} is not in ECR repository {repository}; the tags there: "
+                f"`aws ecr list-images --repository-name {repository} --region {settings.region}`"
+            )
+        if present and settings.build:
+            print(f"{repository}:{settings.image_tag} is already in ECR: not rebuilt.")
+        synth, *rest = update_plan(settings, account, repository, image_in_ecr=present)
+        run_step(synth, env)
+        check_template(settings, bootstrap=False, first=False)
+        for step in rest:
+            run_step(step, env)
+        outputs = stack_outputs(settings, env)
+    print(f"\n{settings.stack} runs image {outputs[REPOSITORY_OUTPUT]}:{settings.image_tag}. Stack outputs:")
     for key, value in sorted(outputs.items()):
         print(f"  {key}: {value}")
-    topic = outputs[TOPIC_OUTPUT]
+    topic = topic_arn(outputs)
     print("", *confirmation_lines(settings, topic, subscription_pending(settings, env, topic)), sep="\n")
 
 
@@ -577,7 +752,9 @@ def destroy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]
     steps = destroy_plan(settings)
     if args.dry_run:
         print(f"Dry run of the teardown of {settings.stack} in {settings.region}; nothing is run.")
-        print_plan(checker, steps, "destroy")
+        print_checks(checker, "destroy")
+        print("Steps:")
+        print_steps(steps)
         return
     confirm(settings.stage, "Destroy", args.yes)
     print(f"Checking the prerequisites for destroying {settings.stack}:")
@@ -586,10 +763,31 @@ def destroy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]
     for step in steps:
         run_step(step, env)
     print(
-        f"\n{settings.stack} is deleted. Retained by design (delete by hand when no longer needed): the RDS final "
-        "snapshot, the S3 buckets that held objects, the ECR images if the repository is retained, and the SSM "
-        f"parameter {API_KEY_PARAMETER} (not part of the stack). See docs/DEPLOY.md."
+        f"\n{settings.stack} is deleted. Kept on purpose (delete them by hand when no longer needed): the RDS "
+        "final snapshot, the retained S3 buckets and ECR repository, and the SSM parameter "
+        f"{API_KEY_PARAMETER} (not part of the stack). docs/DEPLOY.md lists them."
     )
+
+
+def stack_parameters(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, str]:
+    """``$OPS_STACK_PARAMETERS`` (a JSON object), then ``--parameter NAME=VALUE`` flags over it."""
+    parameters: dict[str, str] = {}
+    if raw := env.get(PARAMETERS_ENV, "").strip():
+        try:
+            loaded = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise DeployError(f"${PARAMETERS_ENV} is not JSON ({error.msg}): give an object of strings") from None
+        if not isinstance(loaded, dict):
+            raise DeployError(f"${PARAMETERS_ENV} must be a JSON object of parameter names to values")
+        parameters.update({str(key): str(value) for key, value in loaded.items()})
+    for item in getattr(args, "parameter", None) or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise DeployError(f"--parameter {item!r}: write NAME=VALUE")
+        parameters[name] = value
+    if EMAIL_PARAMETER in parameters:
+        raise DeployError(f"give the e-mail with --email (or ${EMAIL_ENV}), not as the parameter {EMAIL_PARAMETER}")
+    return parameters
 
 
 def git_commit(env: Mapping[str, str]) -> str:
@@ -625,6 +823,13 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--image-tag", help="deploy this tag, already in ECR, without building (rollback of the image)"
             )
+            command.add_argument(
+                "--parameter",
+                action="append",
+                metavar="NAME=VALUE",
+                help=f"a stack parameter (repeatable; over ${PARAMETERS_ENV}, a JSON object); unchanged ones keep "
+                "their previous values",
+            )
     return root
 
 
@@ -639,6 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             email=getattr(args, "email", "") or "",
             image_tag=tag or (git_commit(env) if args.command != "destroy" else ""),
             build=tag is None,
+            parameters=stack_parameters(args, env) if args.command != "destroy" else {},
         )
         if args.command == "deploy":
             deploy(settings, args, env)

@@ -132,3 +132,62 @@ def test_no_aws_call_sees_the_value(moto_server: str, path_dir: Path, tmp_path: 
     assert deploy.API_KEY_PARAMETER in raw.stdout
     assert SECRET not in raw.stdout
     assert "Value" not in json.loads(raw.stdout)["Parameters"][0]
+
+
+# ------------------------------------------------------------------------------------------------ deploy helpers
+
+
+def settings_for(region: str, tag: str = "abc123"):
+    return deploy.Settings(stage="dev", region=region, email="ops@example.com", image_tag=tag)
+
+
+def test_stack_status_and_outputs(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "sa-east-1"
+    env = aws_env(moto_server, path_dir, tmp_path)
+    settings = settings_for(region)
+    assert deploy.stack_status(settings, env) is None
+    outputs = {
+        "EcrRepositoryName": "ops-platform-dev",
+        "ClusterName": "ops-platform-dev",
+        "NotificationTopicArn": f"arn:aws:sns:{region}:{ACCOUNT}:ops-platform-dev",
+    }
+    template = json.loads(BUCKET_TEMPLATE)
+    template["Outputs"] = {key: {"Value": value} for key, value in outputs.items()}
+    cfn = client("cloudformation", moto_server, region)
+    cfn.create_stack(StackName="OpsPlatform-dev", TemplateBody=json.dumps(template))
+    assert deploy.stack_status(settings, env) == "CREATE_COMPLETE"
+    assert deploy.stack_outputs(settings, env) == outputs
+    assert deploy.topic_arn(outputs) == outputs["NotificationTopicArn"]
+    # A first deploy also needs the database-init task's outputs.
+    with pytest.raises(deploy.DeployError, match="has no output DbInitTaskDefinitionArn, AppSubnetIds"):
+        deploy.stack_outputs(settings, env, deploy.DB_INIT_OUTPUTS)
+
+
+def test_image_in_ecr(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "ap-northeast-1"
+    env = aws_env(moto_server, path_dir, tmp_path)
+    ecr = client("ecr", moto_server, region)
+    ecr.create_repository(repositoryName="ops-platform-dev", imageTagMutability="IMMUTABLE")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName="ops-platform-dev", imageManifest=json.dumps(manifest), imageTag="abc123")
+    assert deploy.image_in_ecr(settings_for(region, "abc123"), env, "ops-platform-dev")
+    assert not deploy.image_in_ecr(settings_for(region, "def456"), env, "ops-platform-dev")
+
+
+def test_subscription_state(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "ap-south-1"
+    env = aws_env(moto_server, path_dir, tmp_path)
+    sns = client("sns", moto_server, region)
+    topic = sns.create_topic(Name="ops-platform-dev")["TopicArn"]
+    settings = settings_for(region)
+    # No subscription for the address yet: the user still has something to confirm.
+    assert deploy.subscription_pending(settings, env, topic) is True
+    # moto confirms an e-mail subscription at once (AWS waits for the click): the reminder turns into a statement.
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+    assert deploy.subscription_pending(settings, env, topic) is False
+    assert deploy.confirmation_lines(settings, topic, False) == [
+        f"The SNS subscription of ops@example.com to {topic} is confirmed."
+    ]
+    # A topic that cannot be read leaves the reminder in place.
+    assert deploy.subscription_pending(settings, env, topic + "-missing") is None
+    assert deploy.confirmation_lines(settings, topic, None)[0].startswith("Confirm the SNS subscription")

@@ -7,6 +7,7 @@ answer like node or docker would, or a link to the real AWS CLI), so a missing t
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shlex
 import subprocess
@@ -47,15 +48,30 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def plan_commands(stdout: str) -> list[str]:
-    """The step commands of a dry run, in order (the lines after "Steps:" that start with "$")."""
-    steps = stdout.split("Steps:", 1)[1]
-    return [line.strip()[2:] for line in steps.splitlines() if line.strip().startswith("$ ")]
+def commands(section: str) -> list[str]:
+    return [line.strip()[2:] for line in section.splitlines() if line.strip().startswith("$ ")]
+
+
+def plans(stdout: str) -> dict[str, list[str]]:
+    """A dry run's step commands per plan, in order."""
+    found: dict[str, list[str]] = {}
+    if "First deploy" in stdout:
+        found["first"] = commands(stdout.split("First deploy", 1)[1].split("Update (", 1)[0])
+    if "Update (" in stdout:
+        found["update"] = commands(stdout.split("Update (", 1)[1].split("Then:", 1)[0])
+    if "Steps:" in stdout:
+        found["steps"] = commands(stdout.split("Steps:", 1)[1])
+    return found
 
 
 def check_names(stdout: str) -> list[str]:
-    checks = stdout.split("Prerequisite checks", 1)[1].split("Steps:", 1)[0]
-    return [line.split(":", 1)[0].strip() for line in checks.splitlines()[1:] if line.strip()]
+    checks = stdout.split("Prerequisite checks", 1)[1]
+    names = []
+    for line in checks.splitlines()[1:]:
+        if not line.startswith("  ") or line.startswith("   "):
+            break
+        names.append(line.split(":", 1)[0].strip())
+    return names
 
 
 # ------------------------------------------------------------------------------------------------ dry-run plans
@@ -63,22 +79,47 @@ def check_names(stdout: str) -> list[str]:
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_dry_run_lists_every_command_in_order(stage: str) -> None:
-    result = run_cli("deploy", "--stage", stage, "--email", EMAIL, "--region", "eu-west-1", "--dry-run")
+    result = run_cli(
+        "deploy",
+        "--stage",
+        stage,
+        "--email",
+        EMAIL,
+        "--region",
+        "eu-west-1",
+        "--parameter",
+        "WatchedTickers=AAPL,MSFT",
+        "--dry-run",
+    )
     assert result.returncode == 0, result.stderr
     stack = f"OpsPlatform-{stage}"
     python = shlex.quote(sys.executable)
-    image = f"<account>.dkr.ecr.eu-west-1.amazonaws.com/<EcrRepositoryName output of {stack}>:{HEAD}"
-    assert plan_commands(result.stdout) == [
-        f"(cd infra && {CDK} synth --app '{python} app.py' --context stage={stage} --context region=eu-west-1 "
-        f"--output cdk.out/{stage} --quiet {stack})",
-        f"(cd infra && {CDK} deploy --app cdk.out/{stage} --require-approval never "
-        f"--parameters {stack}:NotificationEmail={EMAIL} {stack})",
-        "aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin "
-        "'<account>.dkr.ecr.eu-west-1.amazonaws.com'",
-        f"docker buildx build --platform linux/amd64 --tag '{image}' --push .",
-        f"(cd infra && {CDK} deploy --app cdk.out/{stage} --require-approval never "
-        f"--parameters {stack}:ImageTag={HEAD} {stack})",
+    host = "'<account>.dkr.ecr.eu-west-1.amazonaws.com"
+    context = f"--context stage={stage} --context region=eu-west-1 --context image_tag={HEAD}"
+    parameters = f"--parameters {stack}:AlertEmail={EMAIL} --parameters '{stack}:WatchedTickers=***'"
+    synth = f"(cd infra && {CDK} synth --app '{python} app.py' {context} --output cdk.out/{stage} --quiet {stack})"
+    roll = f"(cd infra && {CDK} deploy --app cdk.out/{stage} --require-approval never {parameters} {stack})"
+    login = f"aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin {host}'"
+    build = f"docker buildx build --platform linux/amd64 --tag {host}/<EcrRepositoryName>:{HEAD}' --push ."
+    found = plans(result.stdout)
+    assert found["first"] == [
+        f"(cd infra && {CDK} synth --app '{python} app.py' {context} --context bootstrap=true "
+        f"--output cdk.out/{stage}-bootstrap --quiet {stack})",
+        f"(cd infra && {CDK} deploy --app cdk.out/{stage}-bootstrap --require-approval never {parameters} {stack})",
+        login,
+        build,
+        "aws ecs run-task --cluster '<ClusterName>' --task-definition '<DbInitTaskDefinitionArn>' --launch-type "
+        "FARGATE --network-configuration 'awsvpcConfiguration={subnets=[<AppSubnetIds>],"
+        "securityGroups=[<WorkersSecurityGroupId>],assignPublicIp=DISABLED}' --query 'tasks[0].taskArn' "
+        "--output text --region eu-west-1",
+        "aws ecs wait tasks-stopped --cluster '<ClusterName>' --tasks '<task ARN>' --region eu-west-1",
+        "aws ecs describe-tasks --cluster '<ClusterName>' --tasks '<task ARN>' --query "
+        "'tasks[0].containers[0].exitCode' --output text --region eu-west-1",
+        synth,
+        roll,
     ]
+    # An update pushes the image before the one deploy that rolls the services to it.
+    assert found["update"] == [synth, login, build, roll]
     assert check_names(result.stdout) == [
         "python",
         "node",
@@ -94,15 +135,19 @@ def test_dry_run_lists_every_command_in_order(stage: str) -> None:
     assert "Confirm the SNS subscription" in result.stdout.rsplit("Then:", 1)[1]
     assert EMAIL in result.stdout.rsplit("Then:", 1)[1]
     assert ("nothing runs until confirmed" in result.stdout) == (stage == "prod")
+    # Parameter values besides the e-mail never appear (feed URLs can carry tokens).
+    assert "AAPL,MSFT" not in result.stdout
 
 
 def test_dry_run_of_an_existing_tag_builds_nothing() -> None:
     result = run_cli("deploy", "--stage", "staging", "--email", EMAIL, "--image-tag", "abc123", "--dry-run")
     assert result.returncode == 0, result.stderr
-    commands = plan_commands(result.stdout)
-    assert len(commands) == 3
-    assert not any("docker" in command for command in commands)
-    assert commands[-1].endswith("--parameters OpsPlatform-staging:ImageTag=abc123 OpsPlatform-staging)")
+    found = plans(result.stdout)
+    # A rollback goes to an existing stack only.
+    assert set(found) == {"update"}
+    assert len(found["update"]) == 2
+    assert not any("docker" in command for command in found["update"])
+    assert "--context image_tag=abc123" in found["update"][0]
     # Without a build, neither the work tree nor docker matters.
     assert "git" not in check_names(result.stdout)
     assert "docker" not in check_names(result.stdout)
@@ -111,9 +156,50 @@ def test_dry_run_of_an_existing_tag_builds_nothing() -> None:
 def test_dry_run_of_destroy() -> None:
     result = run_cli("destroy", "--stage", "prod", "--dry-run")
     assert result.returncode == 0, result.stderr
-    commands = plan_commands(result.stdout)
-    assert commands[-1] == f"(cd infra && {CDK} destroy --app cdk.out/prod --force OpsPlatform-prod)"
+    steps = plans(result.stdout)["steps"]
+    assert steps[-1] == f"(cd infra && {CDK} destroy --app cdk.out/prod --force OpsPlatform-prod)"
     assert "ssm-api-key" not in check_names(result.stdout)
+
+
+def test_parameters_from_the_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = deploy.parser().parse_args(
+        ["deploy", "--stage", "dev", "--parameter", "WatchedTickers=AAPL", "--parameter", "EtfSymbol=SPY"]
+    )
+    env = {"OPS_STACK_PARAMETERS": '{"NewsFeeds": "a=https://a.example/rss", "EtfSymbol": "QQQ"}'}
+    assert deploy.stack_parameters(args, env) == {
+        "NewsFeeds": "a=https://a.example/rss",
+        "EtfSymbol": "SPY",
+        "WatchedTickers": "AAPL",
+    }
+    with pytest.raises(deploy.DeployError, match="is not JSON"):
+        deploy.stack_parameters(args, {"OPS_STACK_PARAMETERS": "NewsFeeds=x"})
+    bad = deploy.parser().parse_args(["deploy", "--stage", "dev", "--parameter", "AlertEmail=x@y.z"])
+    with pytest.raises(deploy.DeployError, match="give the e-mail with --email"):
+        deploy.stack_parameters(bad, {})
+
+
+def test_a_first_deploy_names_the_parameters_it_still_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy, "INFRA", tmp_path)
+    settings = deploy.Settings(
+        stage="dev", region="us-east-1", email=EMAIL, image_tag="abc", parameters={"WatchedTickers": "AAPL"}
+    )
+    template = tmp_path / "cdk.out" / "dev-bootstrap" / "OpsPlatform-dev.template.json"
+    template.parent.mkdir(parents=True)
+    declared = {
+        "AlertEmail": {"Type": "String"},
+        "NewsFeeds": {"Type": "String", "NoEcho": True},
+        "WatchedTickers": {"Type": "String"},
+        "EtfSymbol": {"Type": "String", "Default": "QQQ"},
+        "BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/x/version"},
+    }
+    template.write_text(json.dumps({"Parameters": declared}))
+    with pytest.raises(deploy.DeployError, match=r"every parameter without a default: --parameter NewsFeeds=\.\.\. "):
+        deploy.check_template(settings, bootstrap=True, first=True)
+    # An update keeps the previous values.
+    deploy.check_template(settings, bootstrap=True, first=False)
+    typo = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc", parameters={"Tickers": "A"})
+    with pytest.raises(deploy.DeployError, match="the stack has no parameter Tickers"):
+        deploy.check_template(typo, bootstrap=True, first=False)
 
 
 def test_the_cdk_cli_is_pinned_to_one_exact_version() -> None:
@@ -337,9 +423,8 @@ def test_the_login_password_is_piped_never_shown() -> None:
 
 def test_a_redeployed_commit_reuses_its_image() -> None:
     settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
-    titles = [step.title for step in deploy.deploy_plan(settings, "1", "repo", image_in_ecr=True)]
-    assert len(titles) == 3
-    assert not any("docker" in title or "Build" in title for title in titles)
+    steps = deploy.update_plan(settings, "1", "repo", image_in_ecr=True)
+    assert [step.argv[3] for step in steps] == ["synth", "deploy"]
 
 
 # ------------------------------------------------------------------------------------------------ make targets
