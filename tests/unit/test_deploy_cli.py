@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -460,3 +461,14 @@ def test_make_deploy_without_a_stage_runs_nothing() -> None:
     assert result.returncode == 2
     assert "make deploy/destroy needs STAGE=dev, STAGE=staging or STAGE=prod" in result.stdout
     assert "pip install" not in result.stdout
+
+
+def test_the_deploy_docs_name_the_pinned_cdk_and_every_check() -> None:
+    docs = (REPO / "docs" / "DEPLOY.md").read_text()
+    for section in ("## Deploy command", "## Update, rollback and teardown", "## CI workflows"):
+        assert section in docs
+    assert f"aws-cdk@{deploy.CDK_VERSION}" in docs
+    assert not {v for v in re.findall(r"aws-cdk@([\d.]+)", docs)} - {deploy.CDK_VERSION}
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
+    for name, _, _ in deploy.Checker(settings).checks("deploy"):
+        assert f"| `{name}` |" in docs, name
