@@ -141,7 +141,8 @@ class Step:
         if self.stdin_from:
             command = f"{shlex.join(self.stdin_from)} | {command}"
         if self.cwd != REPO:
-            command = f"(cd {self.cwd.relative_to(REPO)} && {command})"
+            where = self.cwd.relative_to(REPO) if self.cwd.is_relative_to(REPO) else self.cwd
+            command = f"(cd {shlex.quote(str(where))} && {command})"
         return command
 
 

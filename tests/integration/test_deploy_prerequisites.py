@@ -191,3 +191,140 @@ def test_subscription_state(moto_server: str, path_dir: Path, tmp_path: Path) ->
     # A topic that cannot be read leaves the reminder in place.
     assert deploy.subscription_pending(settings, env, topic + "-missing") is None
     assert deploy.confirmation_lines(settings, topic, None)[0].startswith("Confirm the SNS subscription")
+
+
+# ------------------------------------------------------------------------------------------------ an update end to end
+
+FAKE_NPX = r"""#!/bin/sh
+# Plays the CDK CLI: synth writes a template into --output, deploy only records what it was given.
+echo "npx $*" >> "$DEPLOY_LOG"
+out=""
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "--output" ]; then out="$arg"; fi
+  prev="$arg"
+done
+case " $* " in
+  *" synth "*)
+    mkdir -p "$out"
+    printf '%s' '{"Parameters": {"AlertEmail": {"Type": "String"}, "WatchedTickers": {"Type": "String"}}}' \
+      > "$out/OpsPlatform-dev.template.json";;
+esac
+"""
+FAKE_DOCKER = r"""#!/bin/sh
+# Plays docker: the engine answers; login records whether a password came on stdin (never the password).
+case "$1" in
+  info) echo "28.2.2";;
+  buildx) if [ "$2" = "version" ]; then echo "buildx v0.25.0"; else echo "docker $*" >> "$DEPLOY_LOG"; fi;;
+  login) password=$(cat); [ -n "$password" ] && echo "docker $* (password on stdin)" >> "$DEPLOY_LOG";;
+esac
+"""
+
+
+UPDATE_REGIONS = {
+    "test_an_update_pushes_the_image_before_the_deploy_that_rolls_it": "us-west-1",
+    "test_a_rollback_to_a_tag_not_in_ecr_stops_before_deploying": "us-west-2",
+    "test_a_rollback_to_a_tag_in_ecr_builds_nothing": "us-east-2",
+}
+
+
+@pytest.fixture
+def existing_stack(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> tuple[str, dict[str, str]]:
+    """An existing OpsPlatform-dev in moto (its ECR repository, SNS topic, CDK bootstrap, SSM key), fake npx and
+    docker on PATH, and deploy.py's infra/ folder in tmp. Each test gets its own region."""
+    region = UPDATE_REGIONS[request.node.name]
+    outputs = {
+        "EcrRepositoryName": "ops-platform-dev",
+        "ClusterName": "ops-platform-dev",
+        "NotificationTopicArn": client("sns", moto_server, region).create_topic(Name="ops-dev")["TopicArn"],
+    }
+    template = json.loads(BUCKET_TEMPLATE)
+    template["Outputs"] = {key: {"Value": value} for key, value in outputs.items()}
+    cfn = client("cloudformation", moto_server, region)
+    cfn.create_stack(StackName="OpsPlatform-dev", TemplateBody=json.dumps(template))
+    cfn.create_stack(StackName="CDKToolkit", TemplateBody=BUCKET_TEMPLATE)
+    client("ssm", moto_server, region).put_parameter(Name=deploy.API_KEY_PARAMETER, Value=SECRET, Type="SecureString")
+    client("ecr", moto_server, region).create_repository(repositoryName="ops-platform-dev")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("npx", FAKE_NPX), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    write_tool(bin_dir, "node", 'echo "v20.11.1"')
+    (bin_dir / "aws").symlink_to(Path(sys.executable).with_name("aws"))
+    (tmp_path / "infra").mkdir()
+    monkeypatch.setattr(deploy, "INFRA", tmp_path / "infra")
+    # The work tree's state is the git check's business (tests/unit); here the deploy itself is under test.
+    monkeypatch.setattr(deploy.Checker, "git", lambda self: (True, "clean"))
+    env = {
+        **aws_env(moto_server, bin_dir, tmp_path),
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "DEPLOY_LOG": str(tmp_path / "deploy.log"),
+    }
+    return region, env
+
+
+def run_deploy(region: str, env: dict[str, str], *flags: str) -> None:
+    args = deploy.parser().parse_args(["deploy", "--stage", "dev", "--region", region, *flags])
+    tag = args.image_tag or "c0ffee"
+    settings = deploy.Settings(
+        stage="dev",
+        region=region,
+        email="ops@example.com",
+        image_tag=tag,
+        build=args.image_tag is None,
+        parameters=deploy.stack_parameters(args, env),
+    )
+    deploy.deploy(settings, args, env)
+
+
+def test_an_update_pushes_the_image_before_the_deploy_that_rolls_it(
+    existing_stack: tuple[str, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    region, env = existing_stack
+    run_deploy(region, env, "--parameter", "WatchedTickers=AAPL,MSFT")
+    log = Path(env["DEPLOY_LOG"]).read_text().splitlines()
+    host = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
+    assert [line.split()[:3] for line in log] == [
+        ["npx", "--yes", f"aws-cdk@{deploy.CDK_VERSION}"],
+        ["docker", "login", "--username"],
+        ["docker", "buildx", "build"],
+        ["npx", "--yes", f"aws-cdk@{deploy.CDK_VERSION}"],
+    ]
+    assert " synth " in log[0]
+    assert "--context image_tag=c0ffee" in log[0]
+    assert log[1] == f"docker login --username AWS --password-stdin {host} (password on stdin)"
+    assert log[2] == f"docker buildx build --platform linux/amd64 --tag {host}/ops-platform-dev:c0ffee --push ."
+    assert log[3].endswith(
+        "deploy --app cdk.out/dev --require-approval never --parameters OpsPlatform-dev:AlertEmail=ops@example.com "
+        "--parameters OpsPlatform-dev:WatchedTickers=AAPL,MSFT OpsPlatform-dev"
+    )
+    out = capsys.readouterr().out
+    assert "OpsPlatform-dev is CREATE_COMPLETE: update." in out
+    assert "OpsPlatform-dev runs image ops-platform-dev:c0ffee" in out
+    assert "AAPL,MSFT" not in out
+    assert SECRET not in out
+
+
+def test_a_rollback_to_a_tag_not_in_ecr_stops_before_deploying(existing_stack: tuple[str, dict[str, str]]) -> None:
+    region, env = existing_stack
+    with pytest.raises(deploy.DeployError, match="image tag 0ld is not in ECR repository ops-platform-dev"):
+        run_deploy(region, env, "--image-tag", "0ld")
+    # Nothing ran: not even the synth.
+    assert not Path(env["DEPLOY_LOG"]).exists()
+
+
+def test_a_rollback_to_a_tag_in_ecr_builds_nothing(
+    moto_server: str, existing_stack: tuple[str, dict[str, str]]
+) -> None:
+    region, env = existing_stack
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr = client("ecr", moto_server, region)
+    ecr.put_image(repositoryName="ops-platform-dev", imageManifest=json.dumps(manifest), imageTag="0ld")
+    run_deploy(region, env, "--image-tag", "0ld")
+    log = Path(env["DEPLOY_LOG"]).read_text()
+    assert "docker" not in log
+    assert "--context image_tag=0ld" in log
+    assert log.count(" deploy ") == 1
