@@ -52,6 +52,7 @@ REPOSITORY_OUTPUT = "EcrRepositoryName"
 CLUSTER_OUTPUT = "ClusterName"
 TOPIC_OUTPUTS = ("NotificationTopicArn", "NotificationsTopicArn")
 DB_INIT_OUTPUTS = ("DbInitTaskDefinitionArn", "AppSubnetIds", "WorkersSecurityGroupId")
+WEBSERVER_OUTPUT = "WebserverServiceName"
 EMAIL_ENV = "OPS_NOTIFICATION_EMAIL"
 # Other stack parameters as a JSON object (CI keeps it in a secret: the feeds' URLs can carry tokens).
 PARAMETERS_ENV = "OPS_STACK_PARAMETERS"
@@ -86,6 +87,10 @@ API_KEY_QUERY = (
     "--output",
     "text",
 )
+
+
+# Stable states of a stack that can be used and updated (ROLLBACK_COMPLETE is a failed creation: delete it).
+USABLE_STACK_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
 
 
 class DeployError(Exception):
@@ -271,32 +276,48 @@ def db_init_steps(settings: Settings, outputs: Mapping[str, str], task_arn: str 
     ]
 
 
+def bootstrap_steps(settings: Settings) -> list[Step]:
+    return [
+        synth_step(settings, bootstrap=True),
+        cdk_deploy_step(settings, f"Deploy {settings.stack} (services at 0 tasks)", bootstrap=True),
+    ]
+
+
+def roll_step(settings: Settings, first: bool) -> Step:
+    title = (
+        f"Roll the ECS services to {settings.image_tag} (CloudFormation waits until stable)"
+        if first
+        else f"Deploy {settings.stack}: infrastructure changes and the services rolled to {settings.image_tag}"
+    )
+    return cdk_deploy_step(settings, title)
+
+
 def first_deploy_plan(
     settings: Settings, account: str, outputs: Mapping[str, str], image_in_ecr: bool = False
 ) -> list[Step]:
     """A new stack: its ECR repository exists only once the stack does, so the services start at 0 tasks."""
     build = image_steps(settings, account, outputs[REPOSITORY_OUTPUT]) if not image_in_ecr else []
     return [
-        synth_step(settings, bootstrap=True),
-        cdk_deploy_step(settings, f"Deploy {settings.stack} (services at 0 tasks)", bootstrap=True),
+        *bootstrap_steps(settings),
         *build,
         *db_init_steps(settings, outputs),
         synth_step(settings),
-        cdk_deploy_step(settings, f"Roll the ECS services to {settings.image_tag} (CloudFormation waits until stable)"),
+        roll_step(settings, first=True),
     ]
 
 
-def update_plan(settings: Settings, account: str, repository: str, image_in_ecr: bool = False) -> list[Step]:
-    """An existing stack: the image is pushed before the deploy that makes the services run it."""
-    build = image_steps(settings, account, repository) if settings.build and not image_in_ecr else []
-    return [
-        synth_step(settings),
-        *build,
-        cdk_deploy_step(
-            settings,
-            f"Deploy {settings.stack}: infrastructure changes and the services rolled to {settings.image_tag}",
-        ),
-    ]
+def update_plan(
+    settings: Settings,
+    account: str,
+    outputs: Mapping[str, str],
+    image_in_ecr: bool = False,
+    unfinished_first_deploy: bool = False,
+) -> list[Step]:
+    """An existing stack: the image is pushed before the deploy that makes the services run it. A stack still at
+    0 tasks from a first deploy that stopped half-way also gets the database-init task first."""
+    build = image_steps(settings, account, outputs[REPOSITORY_OUTPUT]) if settings.build and not image_in_ecr else []
+    init = db_init_steps(settings, outputs) if unfinished_first_deploy else []
+    return [synth_step(settings), *build, *init, roll_step(settings, first=unfinished_first_deploy)]
 
 
 def destroy_plan(settings: Settings) -> list[Step]:
@@ -397,8 +418,10 @@ class Checker:
         status = result.stdout.strip()
         command = f"npx --yes aws-cdk@{CDK_VERSION} bootstrap aws://{self.account}/{self.settings.region}"
         if result.returncode != 0:
+            if "does not exist" not in result.stderr:
+                return False, f"cannot read the CDKToolkit stack ({self.last_line(result)})"
             return False, f"{self.settings.region} of account {self.account} is not CDK-bootstrapped: run `{command}`"
-        if not status.endswith("_COMPLETE") or status.startswith(("DELETE", "ROLLBACK")) or "ROLLBACK" in status:
+        if status not in USABLE_STACK_STATES:
             return False, f"the CDKToolkit stack is {status}: fix it in the CloudFormation console, then `{command}`"
         return True, f"CDKToolkit stack {status} in {self.settings.region}"
 
@@ -617,6 +640,39 @@ def check_template(settings: Settings, bootstrap: bool, first: bool) -> None:
         )
 
 
+def run_db_init(settings: Settings, env: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    task = run_step(db_init_steps(settings, outputs)[0], env, capture=True)
+    wait, read_exit_code = db_init_steps(settings, outputs, task_arn=task)[1:]
+    run_step(wait, env)
+    if (code := run_step(read_exit_code, env, capture=True)) != "0":
+        raise DeployError(
+            f"the database-init task exited with {code}: read its log stream (prefix db-init) in CloudWatch Logs; "
+            "the services stay at 0 tasks; fix the cause and run the same command again"
+        )
+
+
+def at_zero_tasks(settings: Settings, env: Mapping[str, str], outputs: Mapping[str, str]) -> bool:
+    """Whether the webserver service wants 0 tasks: the stack is still as a first deploy's bootstrap step left it."""
+    service = outputs.get(WEBSERVER_OUTPUT)
+    if not service:
+        return False
+    result = run_aws(
+        settings,
+        env,
+        "ecs",
+        "describe-services",
+        "--cluster",
+        outputs[CLUSTER_OUTPUT],
+        "--services",
+        service,
+        "--query",
+        "services[0].desiredCount",
+        "--output",
+        "text",
+    )
+    return result.returncode == 0 and result.stdout.strip() == "0"
+
+
 def confirmation_lines(settings: Settings, topic: str, pending: bool | None) -> list[str]:
     if pending is False:
         return [f"The SNS subscription of {settings.email} to {topic} is confirmed."]
@@ -669,7 +725,7 @@ def dry_run_deploy(settings: Settings, checker: Checker) -> None:
         print(f"First deploy (no stack {settings.stack} yet):")
         print_steps(first_deploy_plan(settings, account, outputs))
     print("Update (the stack exists):")
-    print_steps(update_plan(settings, account, outputs[REPOSITORY_OUTPUT]))
+    print_steps(update_plan(settings, account, outputs))
     if settings.build:
         print("  (the login and the build are left out when the tag is in ECR already: a commit's image is built once)")
     print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUTS[0]}>", None), sep="\n  ")
@@ -703,7 +759,7 @@ def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str])
                 f"{settings.stack} does not exist yet: its first deploy builds the image (no --image-tag)"
             )
         print(f"\n{settings.stack} does not exist yet: first deploy.")
-        bootstrap_synth, bootstrap_deploy = first_deploy_plan(settings, account, {REPOSITORY_OUTPUT: ""})[:2]
+        bootstrap_synth, bootstrap_deploy = bootstrap_steps(settings)
         run_step(bootstrap_synth, env)
         check_template(settings, bootstrap=True, first=True)
         run_step(bootstrap_deploy, env)
@@ -711,18 +767,10 @@ def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str])
         if not image_in_ecr(settings, env, outputs[REPOSITORY_OUTPUT]):
             for step in image_steps(settings, account, outputs[REPOSITORY_OUTPUT]):
                 run_step(step, env)
-        task = run_step(db_init_steps(settings, outputs)[0], env, capture=True)
-        wait, read_exit_code = db_init_steps(settings, outputs, task_arn=task)[1:]
-        run_step(wait, env)
-        if (code := run_step(read_exit_code, env, capture=True)) != "0":
-            raise DeployError(
-                f"the database-init task exited with {code}: read its log stream (prefix db-init) in CloudWatch "
-                "Logs; the services stay at 0 tasks; fix the cause and run the same command again"
-            )
-        synth, roll = first_deploy_plan(settings, account, outputs, image_in_ecr=True)[-2:]
-        run_step(synth, env)
+        run_db_init(settings, env, outputs)
+        run_step(synth_step(settings), env)
         check_template(settings, bootstrap=False, first=False)
-        run_step(roll, env)
+        run_step(roll_step(settings, first=True), env)
     else:
         print(f"\n{settings.stack} is {status}: update.")
         outputs = stack_outputs(settings, env)
@@ -735,11 +783,19 @@ def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str])
             )
         if present and settings.build:
             print(f"{repository}:{settings.image_tag} is already in ECR: not rebuilt.")
-        synth, *rest = update_plan(settings, account, repository, image_in_ecr=present)
-        run_step(synth, env)
+        unfinished = at_zero_tasks(settings, env, outputs)
+        if unfinished:
+            print(f"{settings.stack} is still at 0 tasks (a first deploy stopped half-way): finishing it.")
+            outputs = stack_outputs(settings, env, DB_INIT_OUTPUTS)
+        # The steps of update_plan, with the database-init task's ARN read as it runs.
+        run_step(synth_step(settings), env)
         check_template(settings, bootstrap=False, first=False)
-        for step in rest:
-            run_step(step, env)
+        if settings.build and not present:
+            for step in image_steps(settings, account, repository):
+                run_step(step, env)
+        if unfinished:
+            run_db_init(settings, env, outputs)
+        run_step(roll_step(settings, first=unfinished), env)
         outputs = stack_outputs(settings, env)
     print(f"\n{settings.stack} runs image {outputs[REPOSITORY_OUTPUT]}:{settings.image_tag}. Stack outputs:")
     for key, value in sorted(outputs.items()):

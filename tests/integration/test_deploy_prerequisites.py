@@ -328,3 +328,20 @@ def test_a_rollback_to_a_tag_in_ecr_builds_nothing(
     assert "docker" not in log
     assert "--context image_tag=0ld" in log
     assert log.count(" deploy ") == 1
+
+
+def test_a_stack_left_at_zero_tasks_is_recognised(moto_server: str, path_dir: Path, tmp_path: Path) -> None:
+    region = "eu-south-1"
+    env = aws_env(moto_server, path_dir, tmp_path)
+    ecs = client("ecs", moto_server, region)
+    ecs.create_cluster(clusterName="ops")
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "x", "memory": 512}])
+    for name, count in (("web-bootstrap", 0), ("web-running", 2)):
+        ecs.create_service(cluster="ops", serviceName=name, taskDefinition="web", desiredCount=count)
+    settings = settings_for(region)
+    outputs = {"ClusterName": "ops"}
+    assert deploy.at_zero_tasks(settings, env, {**outputs, "WebserverServiceName": "web-bootstrap"})
+    assert not deploy.at_zero_tasks(settings, env, {**outputs, "WebserverServiceName": "web-running"})
+    # A stack without the output (or a service that cannot be read) is taken as finished.
+    assert not deploy.at_zero_tasks(settings, env, outputs)
+    assert not deploy.at_zero_tasks(settings, env, {**outputs, "WebserverServiceName": "missing"})

@@ -424,7 +424,7 @@ def test_the_login_password_is_piped_never_shown() -> None:
 
 def test_a_redeployed_commit_reuses_its_image() -> None:
     settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
-    steps = deploy.update_plan(settings, "1", "repo", image_in_ecr=True)
+    steps = deploy.update_plan(settings, "1", {"EcrRepositoryName": "repo"}, image_in_ecr=True)
     assert [step.argv[3] for step in steps] == ["synth", "deploy"]
 
 
@@ -472,3 +472,17 @@ def test_the_deploy_docs_name_the_pinned_cdk_and_every_check() -> None:
     settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
     for name, _, _ in deploy.Checker(settings).checks("deploy"):
         assert f"| `{name}` |" in docs, name
+
+
+def test_an_unfinished_first_deploy_gets_its_database_before_the_services_start() -> None:
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
+    outputs = {key: key for key in ("EcrRepositoryName", "ClusterName", *deploy.DB_INIT_OUTPUTS)}
+    steps = deploy.update_plan(settings, "1", outputs, image_in_ecr=True, unfinished_first_deploy=True)
+    assert [step.argv[:3] for step in steps] == [
+        ("npx", "--yes", f"aws-cdk@{deploy.CDK_VERSION}"),
+        ("aws", "ecs", "run-task"),
+        ("aws", "ecs", "wait"),
+        ("aws", "ecs", "describe-tasks"),
+        ("npx", "--yes", f"aws-cdk@{deploy.CDK_VERSION}"),
+    ]
+    assert steps[-1].argv[3] == "deploy"
