@@ -457,7 +457,8 @@ def test_make_deploy_passes_its_variables_to_the_cli() -> None:
 
 
 def test_make_deploy_without_a_stage_runs_nothing() -> None:
-    result = subprocess.run(["make", "deploy"], cwd=REPO, capture_output=True, text=True)
+    env = {key: value for key, value in os.environ.items() if key != "STAGE"}
+    result = subprocess.run(["make", "deploy"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert "make deploy/destroy needs STAGE=dev, STAGE=staging or STAGE=prod" in result.stdout
     assert "pip install" not in result.stdout
