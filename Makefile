@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export OPS_ENV ?= local
 
-.PHONY: setup run test ui lint format bench clean
+.PHONY: setup run test ui lint format bench clean deploy destroy stage-given
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,13 @@ bench: setup
 
 clean:
 	rm -rf .dagster_home .local_data
+
+# AWS deploy (docs/DEPLOY.md): make deploy STAGE=dev EMAIL=you@example.com [YES=1] [IMAGE_TAG=sha] [DRY_RUN=1].
+# The venv's bin/ goes first on PATH so the locked AWS CLI is the one used.
+DEPLOY_ARGS = --stage $(STAGE) $(if $(REGION),--region $(REGION)) $(if $(YES),--yes) $(if $(DRY_RUN),--dry-run)
+deploy destroy: stage-given setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/deploy.py $@ $(DEPLOY_ARGS) \
+		$(if $(filter deploy,$@),$(if $(EMAIL),--email $(EMAIL)) $(if $(IMAGE_TAG),--image-tag $(IMAGE_TAG)))
+
+stage-given:
+	@test -n "$(STAGE)" || { echo "make deploy/destroy needs STAGE=dev, STAGE=staging or STAGE=prod"; exit 2; }
