@@ -13,13 +13,19 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ops_assets.fundamentals.quarterly import TTM_COLUMNS
+from ops_assets.fundamentals.daily import COMPLETENESS_COLUMNS
 
 SAMPLE_SCHEME = "sample"
 SAMPLE_SOURCE = "sample (bundled offline data)"
 LIVE_SOURCE = "alpha_vantage"
 LIVE_HOST = "www.alphavantage.co"
 UNKNOWN_SOURCE = "not recorded (holdings written before the source was)"
+
+KEY_TTM_COLUMNS: tuple[str, ...] = tuple(
+    c.removesuffix("_per_share") for c in COMPLETENESS_COLUMNS if c.endswith("_ttm_per_share")
+)
+"""The TTM sums a complete artifact row needs (revenue, net income, operating cash flow, capex). Not every
+TTM column: some fields are never reported by some companies, and their sums stay empty for good."""
 
 MISSING_SHOWN = 8
 """Missing quarters listed per ticker before the list is cut short ("+N more")."""
@@ -50,7 +56,7 @@ class TickerCoverage:
     missing_quarters: list[str]
     """Calendar quarters between the first and the last present one that have no statements."""
     quarters_with_ttm: int
-    """Quarters whose every TTM sum is known (four consecutive quarters were there)."""
+    """Quarters whose :data:`KEY_TTM_COLUMNS` sums are all known (four consecutive quarters were there)."""
 
     @property
     def expected_quarters(self) -> int:
@@ -96,13 +102,13 @@ def artifact_coverage(
 ) -> Coverage:
     """Coverage of each ticker, from the quarterly table and the artifact's days per ticker.
 
-    ``quarterly`` has ``ticker``, ``calendar_quarter`` (``2024Q3``) and the ``<metric>_ttm`` columns (the
+    ``quarterly`` has ``ticker``, ``calendar_quarter`` (``2024Q3``) and the :data:`KEY_TTM_COLUMNS` (the
     quarterly table as written). ``days`` maps a ticker to ``(first day, last day, trading days)`` in the
     artifact. ``tickers``: the tickers to report (default: every ticker of either input), sorted.
     """
     names = sorted(set(tickers) if tickers is not None else {*quarterly["ticker"].astype(str), *days})
     by_ticker = {str(t): rows for t, rows in quarterly.groupby("ticker", sort=False)} if len(quarterly) else {}
-    ttm = [c for c in TTM_COLUMNS if c in quarterly.columns]
+    ttm = [c for c in KEY_TTM_COLUMNS if c in quarterly.columns]
     result = []
     for ticker in names:
         rows = by_ticker.get(ticker)

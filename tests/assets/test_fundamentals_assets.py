@@ -56,6 +56,9 @@ def test_weekly_partition_publishes_the_artifact(local_av: AlphaVantageSampleSer
     for ticker, days in frame.groupby("ticker").size().items():
         assert f"| {ticker} | {days} | {frame.loc[frame.ticker == ticker, 'date'].min()} |" in metadata["coverage"]
     assert 0 < metadata["quarter_coverage_pct"] <= 100
+    rows = [line.strip("| ").split(" | ") for line in metadata["coverage"].splitlines()[2:]]
+    # Every ticker has quarters with the key TTM sums (fields it never reports do not count against it).
+    assert all(int(row[5]) > 0 for row in rows), metadata["coverage"]
     assert metadata["quarters_by_year"].startswith("| ticker | 20")
 
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}

@@ -8,13 +8,13 @@ import pandas as pd
 
 from ops_assets.fundamentals.metadata import (
     COVERAGE_HEADERS,
+    KEY_TTM_COLUMNS,
     SAMPLE_SOURCE,
     artifact_coverage,
     coverage_by_year,
     coverage_rows,
     data_source,
 )
-from ops_assets.fundamentals.quarterly import TTM_COLUMNS
 from ops_assets.news.health import HEALTH_HEADERS, feed_health, health_rows, read_feed_states
 from ops_assets.news.ingest import FeedOutcome
 from ops_assets.tables import markdown_table
@@ -30,10 +30,12 @@ def test_source_says_sample_or_live_and_never_the_query() -> None:
 
 
 def quarters(ticker: str, names: list[str], *, ttm_from: int = 3) -> pd.DataFrame:
-    """Quarterly rows of one ticker; the TTM sums are known from the ``ttm_from``-th row on."""
+    """Quarterly rows of one ticker; the key TTM sums are known from the ``ttm_from``-th row on, and a TTM
+    sum of a field the company never reports is always empty (it must not hide the others)."""
     frame = pd.DataFrame({"ticker": ticker, "calendar_quarter": names})
-    for column in TTM_COLUMNS:
+    for column in KEY_TTM_COLUMNS:
         frame[column] = [1.0 if i >= ttm_from else float("nan") for i in range(len(names))]
+    frame["dividendPayoutPreferredStock_ttm"] = float("nan")
     return frame
 
 
