@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export OPS_ENV ?= local
 
-.PHONY: setup run test ui lint format bench clean deploy destroy stage-given
+.PHONY: setup run test ui lint format bench clean browser deploy destroy stage-given
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: setup
 
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml
+
+# Debian's Chromium for the browser test (tests/ui): installed with apt-get when missing, else nothing.
+browser:
+	bash tests/ui/install_browser.sh
 
 lint: setup
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ Dagster definitions) stays cheap when the lexicon backend is used.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import math
 import os
@@ -101,8 +102,48 @@ def _check_texts(texts: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------- interface
 
 
+@dataclass(frozen=True)
+class SentimentBackend:
+    """Which backend a resource classifies with, as it reports itself (the assets record it in their metadata).
+
+    ``backend``: ``lexicon`` or ``transformers``. ``model``: what does the classifying (``VADER (vaderSentiment
+    3.3.2)``, ``ProsusAI/finbert``). ``path``: where the model's files were read from, once loaded. ``revision``:
+    the hub commit of those files when transformers knows it (a baked directory does not record one).
+    ``details``: how it runs (int8, device; the lexicon's threshold).
+    """
+
+    backend: str
+    model: str
+    path: str | None = None
+    revision: str | None = None
+    details: str = ""
+
+    def summary(self) -> str:
+        """One line: ``transformers: ProsusAI/finbert from /opt/models/sentiment (revision abc, int8, cpu)``."""
+        where = f" from {self.path}" if self.path else ""
+        extra = ", ".join(p for p in (f"revision {self.revision}" if self.revision else "", self.details) if p)
+        return f"{self.backend}: {self.model}{where}" + (f" ({extra})" if extra else "")
+
+    def as_metadata(self) -> dict[str, str]:
+        """``sentiment_backend`` (the summary); for a model also ``model_path`` (once loaded) and
+        ``model_revision``."""
+        metadata = {"sentiment_backend": self.summary()}
+        if self.path:
+            metadata["model_path"] = self.path
+        if self.backend == "transformers":
+            metadata["model_revision"] = self.revision or "not recorded (a saved model directory keeps none)"
+        return metadata
+
+
 class SentimentResource(dg.ConfigurableResource):
     """Classifies texts (news headlines) as positive / negative / neutral with a score in [-1, 1]."""
+
+    def backend(self) -> SentimentBackend:
+        """The backend this resource classifies with (the loaded model's path and revision, once loaded).
+
+        Subclasses say more; this default names the class and its ``model_name``.
+        """
+        return SentimentBackend(backend=type(self).__name__, model=self.model_name)
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
         """One :class:`Sentiment` per text, in input order. Empty input gives ``[]``; an empty or
@@ -160,6 +201,8 @@ class LoadedModel:
     max_positions: int | None
     quantized: bool
     device: str
+    revision: str | None = None
+    """The hub commit the files came from, when transformers recorded one (not for a saved directory)."""
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
     """Fast tokenizers are not safe to call from several threads at once (they reconfigure padding)."""
 
@@ -251,6 +294,7 @@ def _load_model(model: str, *, quantize_int8: bool, device: str, allow_download:
         max_positions=max_positions if isinstance(max_positions, int) else None,
         quantized=quantize_int8,
         device=device,
+        revision=getattr(config, "_commit_hash", None) or None,
     )
 
 
@@ -343,6 +387,17 @@ class TransformersSentiment(SentimentResource):
     def model_name(self) -> str:
         return self.model + ("@int8" if self.quantize_int8 else "")
 
+    def backend(self) -> SentimentBackend:
+        how = ", ".join(p for p in ("int8" if self.quantize_int8 else "", self.device) if p)
+        loaded = self._loaded
+        if loaded is None:
+            return SentimentBackend(
+                backend="transformers", model=self.model, details=f"{how}; not loaded: nothing to classify yet"
+            )
+        return SentimentBackend(
+            backend="transformers", model=self.model, path=loaded.source, revision=loaded.revision, details=how
+        )
+
     def loaded(self) -> LoadedModel:
         """The shared loaded model (loading it now if this process has not yet)."""
         if self._loaded is None:
@@ -392,6 +447,13 @@ def _analyzer() -> SentimentIntensityAnalyzer:
         return _ANALYZER
 
 
+def _vader_version() -> str:
+    try:
+        return importlib.metadata.version("vaderSentiment")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def lexicon_sentiment(compound: float, threshold: float = LEXICON_THRESHOLD) -> Sentiment:
     """A :class:`Sentiment` from VADER's compound score (already in [-1, 1]; used as the score as is).
 
@@ -419,6 +481,13 @@ class LexiconSentiment(SentimentResource):
     @property
     def model_name(self) -> str:
         return "vader"
+
+    def backend(self) -> SentimentBackend:
+        return SentimentBackend(
+            backend="lexicon",
+            model=f"VADER (vaderSentiment {_vader_version()})",
+            details=f"threshold ±{self.threshold}",
+        )
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
         _check_texts(texts)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ops_assets.fundamentals.daily import ARTIFACT_SCHEMA, build_daily_per_share, to_artifact_table
@@ -108,6 +109,8 @@ class ArtifactSummary:
     rows: int = 0
     rows_per_ticker: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    days_per_ticker: dict[str, tuple[date, date, int]] = field(default_factory=dict)
+    """Ticker -> (first day, last day, trading days) in the artifact (tickers with rows only)."""
 
     @property
     def tickers(self) -> list[str]:
@@ -153,6 +156,9 @@ def write_ttm_artifact(
             table = to_artifact_table(daily)
             summary.rows += table.num_rows
             summary.rows_per_ticker[str(ticker)] = table.num_rows
+            if table.num_rows:
+                span = pc.min_max(table["date"])
+                summary.days_per_ticker[str(ticker)] = (span["min"].as_py(), span["max"].as_py(), table.num_rows)
             pending.append(table)
             pending_rows += table.num_rows
             if pending_rows >= ROW_GROUP_ROWS:

@@ -24,6 +24,14 @@ from ops_assets.fundamentals.artifact import (
 )
 from ops_assets.fundamentals.checks import artifact_check_specs, blocking_failures, evaluate_artifact_checks
 from ops_assets.fundamentals.fetching import TickerFetchOutcome, has_cached_data, refresh_ticker
+from ops_assets.fundamentals.metadata import (
+    COVERAGE_HEADERS,
+    UNKNOWN_SOURCE,
+    artifact_coverage,
+    coverage_by_year,
+    coverage_rows,
+    data_source,
+)
 from ops_assets.fundamentals.partitions import partition_date, weekly_partitions
 from ops_assets.fundamentals.quarterly import to_quarterly_table
 from ops_assets.fundamentals.settings import FundamentalsSettings
@@ -57,10 +65,12 @@ def etf_holdings(
     """The ETF's equity holdings this week (Alpha Vantage ETF_PROFILE, cash rows removed).
 
     These tickers are the universe of the week's artifact. The ETF is the `etf_symbol` setting (QQQ by
-    default); `max_tickers` keeps only the first N holdings.
+    default); `max_tickers` keeps only the first N holdings. `source` says which Alpha Vantage answered: the
+    live service or the bundled offline sample.
     """
     as_of = partition_date(context.partition_key)
     etf = fundamentals_settings.etf_symbol
+    source = data_source(alpha_vantage.base_url)
     try:
         payload = alpha_vantage.get("ETF_PROFILE", etf)
     except AlphaVantageError as exc:
@@ -76,6 +86,7 @@ def etf_holdings(
         holdings_key,
         {
             "etf_symbol": etf,
+            "source": source,
             "as_of": as_of.isoformat(),
             "holdings": [{"symbol": h.symbol, "description": h.description, "weight": h.weight} for h in holdings],
         },
@@ -85,6 +96,7 @@ def etf_holdings(
             # The contract other domains read (news matches tickers against these holdings).
             "object_key": holdings_key,
             "etf_symbol": etf,
+            "source": source,
             "tickers": len(holdings),
             "holdings": markdown_table(
                 ["symbol", "description", "weight"],
@@ -296,10 +308,15 @@ def ttm_per_share(
     Sunday). A quarter's numbers appear from the first trading day it was public (never earlier); per-share
     values use the share count adjusted for splits since the report, so they sit consistently beside the
     as-traded close. Artifacts older than the retention (30 days) are pruned. Columns: docs/fundamentals.md.
+
+    The metadata says which source built it (`source`: the live Alpha Vantage or the bundled sample) and what
+    it covers: trading days and fiscal quarters per ticker (`coverage`), quarters per ticker and year
+    (`quarters_by_year`), and which tickers miss a quarter between their first and last one.
     """
     as_of = partition_date(context.partition_key)
     key = keys.artifact_key(as_of)
     left_out: dict[str, str] = object_store.get_json(keys.left_out_key(as_of))
+    source = object_store.get_json(keys.holdings_key(as_of)).get("source", UNKNOWN_SOURCE)
     with tempfile.TemporaryDirectory(prefix="ttm-") as tmp:
         quarterly_path = Path(tmp) / "quarterly.parquet"
         object_store.download_file(keys.quarterly_key(as_of), quarterly_path)
@@ -323,6 +340,8 @@ def ttm_per_share(
             )
         object_store.upload_file(artifact_path, key)
         size = artifact_path.stat().st_size
+    coverage = artifact_coverage(quarterly, summary.days_per_ticker, tickers=summary.tickers)
+    year_headers, year_rows = coverage_by_year(coverage)
     pruned = object_store.prune_older_than(keys.ARTIFACT_PREFIX, fundamentals_settings.artifact_retention)
     for pruned_key in pruned:
         context.log.info(f"Pruned {pruned_key} (older than {fundamentals_settings.artifact_retention_days} days)")
@@ -334,12 +353,18 @@ def ttm_per_share(
             "artifact_uri": object_store.uri(key),
             "artifact_key": key,
             "etf_symbol": fundamentals_settings.etf_symbol,
+            "source": source,
             "dagster/row_count": summary.rows,
             "rows": summary.rows,
             "tickers": len(summary.tickers),
             "ticker_list": ", ".join(summary.tickers),  # for people, in the UI
             "ticker_symbols": dg.MetadataValue.json(summary.tickers),  # for code: the success notification
             "failed_tickers": dg.MetadataValue.json(left_out),
+            "quarter_coverage_pct": coverage.quarter_coverage_pct,
+            "tickers_missing_quarters": ", ".join(coverage.tickers_missing_quarters) or "none",
+            "missing_quarters": coverage.missing_quarters,
+            "coverage": markdown_table(COVERAGE_HEADERS, coverage_rows(coverage)),
+            "quarters_by_year": markdown_table(year_headers, year_rows),
             "size_bytes": size,
             "pruned": len(pruned),
         }

@@ -1,16 +1,17 @@
 """News: RSS items into the central store, then sentiment and the tickers each item names."""
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from ops_assets.freshness import MINUTELY
 from ops_assets.news.classify import classify_pending
+from ops_assets.news.health import HEALTH_HEADERS, feed_health, health_rows, read_feed_states
 from ops_assets.news.ingest import poll_feeds
 from ops_assets.news.settings import NewsSettings
 from ops_assets.news.tickers import TickerUniverse
 from ops_assets.partitions import daily_partitions, day_window
+from ops_assets.tables import markdown_table
 from resources.central_store import CentralStore
 from resources.object_store import ObjectNotFoundError, ObjectStore
 from resources.rss import RssFetcher
@@ -44,11 +45,13 @@ def raw_news_events(
 
     Polled every minute with conditional GETs; an item seen before, in any feed, is stored once. A broken or
     unreachable feed is recorded in `feed_state` with its error and does not stop the others; a bad item is
-    skipped and counted, the rest of its feed is stored.
+    skipped and counted, the rest of its feed is stored. The metadata's `feed_health` table shows each feed:
+    this poll's status, items read, its last success, failures in a row and its error or note.
     """
     feeds = news_settings.feed_configs()
     # Feeds only carry recent items, so a poll is always "now", whichever day's partition runs it.
     summary = poll_feeds(central_store, rss_fetcher, feeds, now=datetime.now(UTC))
+    health = feed_health(summary.feeds, read_feed_states(central_store, [f.feed_name for f in summary.feeds]))
     for feed in summary.failed_feeds:
         context.log.warning(f"Feed {feed.feed_name}: {feed.error}")
     if feeds and len(summary.failed_feeds) == len(feeds):
@@ -60,9 +63,8 @@ def raw_news_events(
         metadata={
             "new_items": summary.inserted,
             "items_read": summary.parsed,
-            "feeds": dg.MetadataValue.json(
-                {f.feed_name: {k: v for k, v in asdict(f).items() if k != "feed_name"} for f in summary.feeds}
-            ),
+            "feeds_failed": len(summary.failed_feeds),
+            "feed_health": markdown_table(HEALTH_HEADERS, health_rows(health)),
         }
     )
 
@@ -72,7 +74,8 @@ def raw_news_events(
     group_name=GROUP,
     owners=OWNERS,
     deps=[raw_news_events, dg.AssetDep(ETF_HOLDINGS, partition_mapping=dg.LastPartitionMapping())],
-    kinds={"python", "sql", "pytorch"},
+    # No "pytorch" kind: locally the lexicon classifies; the backend actually used is in the metadata.
+    kinds={"python", "sql"},
     freshness_policy=MINUTELY,
 )
 def classified_events(
@@ -84,9 +87,11 @@ def classified_events(
 ) -> dg.MaterializeResult:
     """Sentiment (P(positive) - P(negative)) and the tickers each news item names (`inbound_events_classified`).
 
-    Items not yet classified are picked up by the next run; each is classified once. The model is FinBERT by
-    default (or a lexicon on machines without it). Tickers are matched against the newest ETF holdings
-    (`etf_holdings`: symbols and company names) plus the configured `company_names`.
+    Items not yet classified are picked up by the next run; each is classified once. The sentiment backend is
+    the deployment's choice (a FinBERT-style model with transformers, or the VADER lexicon); each materialization
+    records the one that actually ran in `sentiment_backend` (and, for a model, `model_path` and
+    `model_revision`). Tickers are matched against the newest ETF holdings (`etf_holdings`: symbols and
+    company names) plus the configured `company_names`.
     """
     universe, source = ticker_universe(context.instance, object_store, news_settings)
     # Everything still unclassified up to the partition's end: a late item from yesterday is not stranded.
@@ -102,6 +107,7 @@ def classified_events(
             "classified": summary.classified,
             "with_tickers": summary.with_tickers,
             "model": sentiment.model_name,
+            **sentiment.backend().as_metadata(),
             "universe": f"{len(universe.symbols)} tickers ({source})",
         }
     )

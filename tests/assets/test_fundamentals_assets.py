@@ -50,6 +50,16 @@ def test_weekly_partition_publishes_the_artifact(local_av: AlphaVantageSampleSer
     # The ticker Alpha Vantage refuses is reported, not fatal.
     assert sample.ERROR_TICKER in metadata["failed_tickers"]
     assert "Invalid API call" in metadata["failed_tickers"][sample.ERROR_TICKER]
+    # Fetched over HTTP with a key (the sample server stands in for the live service): said so, host only.
+    assert metadata["source"] == "alpha_vantage at http://127.0.0.1"
+    # The coverage table agrees with the artifact: every ticker, with its number of trading days.
+    for ticker, days in frame.groupby("ticker").size().items():
+        assert f"| {ticker} | {days} | {frame.loc[frame.ticker == ticker, 'date'].min()} |" in metadata["coverage"]
+    assert 0 < metadata["quarter_coverage_pct"] <= 100
+    rows = [line.strip("| ").split(" | ") for line in metadata["coverage"].splitlines()[2:]]
+    # Every ticker has quarters with the key TTM sums (fields it never reports do not count against it).
+    assert all(int(row[5]) > 0 for row in rows), metadata["coverage"]
+    assert metadata["quarters_by_year"].startswith("| ticker | 20")
 
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert set(checks) == {
@@ -135,3 +145,12 @@ def test_other_etfs(local_av, local_env: Path, instance, etf: str) -> None:
     assert result.success
     assert materialization_metadata(result, "etf_holdings")["etf_symbol"] == etf
     assert materialization_metadata(result, "etf_holdings")["tickers"] == 3
+
+
+def test_the_sample_says_it_built_the_artifact(local_env: Path, instance) -> None:
+    """Without a key, local runs on the bundled sample; the metadata says so next to the ETF."""
+    result = materialize_week(instance, max_tickers=2)
+    assert result.success
+    for asset in ("etf_holdings", "ttm_per_share"):
+        metadata = materialization_metadata(result, asset)
+        assert (metadata["etf_symbol"], metadata["source"]) == ("QQQ", "sample (bundled offline data)")

@@ -70,6 +70,9 @@ def test_holdings_are_the_universe(local_env: Path, instance: dg.DagsterInstance
     assert tickers == ["HWMZ"]
     metadata = result.asset_materializations_for_node("classified_events")[0].metadata
     assert metadata["universe"].value == f"10 tickers (etf_holdings {PARTITION})"
+    # The local environment's resource classified with the lexicon, and the metadata says that, not FinBERT.
+    assert metadata["sentiment_backend"].value.startswith("lexicon: VADER (vaderSentiment ")
+    assert "model_path" not in metadata
 
 
 def test_no_holdings_and_no_names_stops_with_a_reason_and_classifies_nothing(

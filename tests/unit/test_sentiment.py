@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from resources.sentiment import (
     EMPTY_TEXT_SENTIMENT,
     LexiconSentiment,
     Sentiment,
+    SentimentBackend,
     SentimentModelError,
     SentimentModelUnavailableError,
     SentimentResource,
@@ -21,6 +23,8 @@ from resources.sentiment import (
     label_indices,
 )
 from tests.sentiment_models import FINBERT_ID2LABEL, build_tiny_finbert
+
+VADER_VERSION = importlib.metadata.version("vaderSentiment")
 
 HEADLINES = [
     "Shares surge after strong earnings",
@@ -239,9 +243,9 @@ def test_works_as_a_dagster_resource(models: dict[str, Path], backend: str) -> N
 
     @dg.asset
     def headline_sentiment(sentiment: SentimentResource) -> list[str]:
-        return [s.label for s in sentiment.classify(["Strong earnings: shares rally on great results", ""])] + [
-            sentiment.model_name
-        ]
+        labels = [s.label for s in sentiment.classify(["Strong earnings: shares rally on great results", ""])]
+        # What the asset records: the backend of the resource it was given, after it classified.
+        return [*labels, sentiment.model_name, sentiment.backend().summary()]
 
     resource = TransformersSentiment(model=str(models["always_1"])) if backend == "transformers" else LexiconSentiment()
     with dg.instance_for_test() as instance:
@@ -249,4 +253,40 @@ def test_works_as_a_dagster_resource(models: dict[str, Path], backend: str) -> N
         assert result.success
         labels = result.output_for_node("headline_sentiment")
     expected_first = "negative" if backend == "transformers" else "positive"
-    assert labels == [expected_first, "neutral", resource.model_name]
+    assert labels[:3] == [expected_first, "neutral", resource.model_name]
+    if backend == "transformers":
+        assert labels[3] == f"transformers: {models['always_1']} from {models['always_1'].resolve()} (cpu)"
+    else:
+        assert labels[3] == f"lexicon: VADER (vaderSentiment {VADER_VERSION}) (threshold ±0.05)"
+
+
+def test_backend_reports_what_is_loaded(models: dict[str, Path]) -> None:
+    resource = TransformersSentiment(model=str(models["random"]), quantize_int8=True)
+    before = resource.backend()
+    assert before.path is None
+    assert before.summary() == f"transformers: {models['random']} (int8, cpu; not loaded: nothing to classify yet)"
+    resource.classify(["Shares rise"])
+    after = resource.backend()
+    assert after.path == str(models["random"].resolve())
+    # A saved directory records no hub commit: the metadata says so rather than inventing one.
+    assert after.revision is None
+    assert after.as_metadata() == {
+        "sentiment_backend": f"transformers: {models['random']} from {models['random'].resolve()} (int8, cpu)",
+        "model_path": str(models["random"].resolve()),
+        "model_revision": "not recorded (a saved model directory keeps none)",
+    }
+
+
+def test_backend_summary_with_a_revision() -> None:
+    backend = SentimentBackend(
+        backend="transformers",
+        model="ProsusAI/finbert",
+        path="/opt/models/sentiment",
+        revision="4556d13",
+        details="cpu",
+    )
+    assert backend.summary() == "transformers: ProsusAI/finbert from /opt/models/sentiment (revision 4556d13, cpu)"
+    assert backend.as_metadata()["model_revision"] == "4556d13"
+    assert LexiconSentiment().backend().as_metadata() == {
+        "sentiment_backend": f"lexicon: VADER (vaderSentiment {VADER_VERSION}) (threshold ±0.05)"
+    }
