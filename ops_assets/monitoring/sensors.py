@@ -29,6 +29,11 @@ OWN_NOTICE_GROUPS = frozenset({"fundamentals"})
 AD_HOC_JOB = "__ASSET_JOB"
 
 
+def _now() -> datetime:
+    """The sensor's clock (a function, so tests can move it)."""
+    return datetime.now(UTC)
+
+
 def _policies(context: dg.SensorEvaluationContext) -> dict[dg.AssetKey, dg.FreshnessPolicy]:
     graph = context.repository_def.asset_graph
     return {node.key: node.freshness_policy for node in graph.asset_nodes if node.freshness_policy is not None}
@@ -232,7 +237,7 @@ def run_failure_alerts(
             messages.append(run_alerts.digest_message(streak, ui_base_url=base_url, now=at))
             streak = run_alerts.after_digest(streak, now=at)
         streaks[job] = streak
-    now = datetime.now(UTC)
+    now = _now()
     for job, streak in sorted(streaks.items()):
         if run_alerts.on_tick(streak, now=now, quiet_period=quiet) == run_alerts.DIGEST:
             messages.append(run_alerts.digest_message(streak, ui_base_url=base_url, now=now))
