@@ -9,7 +9,7 @@ look at, and these must look at all runs to find their own. The generic ``run_fa
 leaves the fundamentals runs to these, so a failure is announced once.
 """
 
-from __future__ import annotations
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -75,7 +75,12 @@ def notify_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, notifier: N
     return subject
 
 
-def _notify_runs(context: dg.SensorEvaluationContext, status: str, notify) -> dg.SkipReason | None:  # noqa: ANN001
+def _notify_runs(
+    context: dg.SensorEvaluationContext,
+    status: str,
+    notify: Callable[[dg.DagsterInstance, dg.DagsterRun, Notifier], str | None],
+    notifier: Notifier,
+) -> dg.SkipReason | None:
     if not context.cursor:
         # First evaluation: runs that finished before the sensor existed are not announced.
         context.update_cursor(str(latest_storage_id(context.instance, [status])))
@@ -83,7 +88,7 @@ def _notify_runs(context: dg.SensorEvaluationContext, status: str, notify) -> dg
     changes, after = run_changes_after(context.instance, int(context.cursor), [status])
     sent = 0
     for change in changes:
-        subject = notify(context.instance, change.run, context.resources.notifier)
+        subject = notify(context.instance, change.run, notifier)
         if subject is not None:
             sent += 1
             context.instance.report_engine_event(
@@ -99,20 +104,18 @@ def _notify_runs(context: dg.SensorEvaluationContext, status: str, notify) -> dg
     name="fundamentals_success_notification",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    required_resource_keys={"notifier"},
     description="Sends 'Financial Pipeline SUCCESS - <date>' with the artifact URI, the tickers, rows and the "
     "tickers left out, after a run that published the weekly artifact.",
 )
-def fundamentals_success_notification(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    return _notify_runs(context, "SUCCESS", notify_success)
+def fundamentals_success_notification(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason | None:
+    return _notify_runs(context, "SUCCESS", notify_success, notifier)
 
 
 @dg.sensor(
     name="fundamentals_failure_notification",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    required_resource_keys={"notifier"},
     description="Sends 'Financial Pipeline FAILURE - <date>' with the error when a fundamentals run fails.",
 )
-def fundamentals_failure_notification(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    return _notify_runs(context, "FAILURE", notify_failure)
+def fundamentals_failure_notification(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason | None:
+    return _notify_runs(context, "FAILURE", notify_failure, notifier)
