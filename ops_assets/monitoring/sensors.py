@@ -30,7 +30,7 @@ AD_HOC_JOB = "__ASSET_JOB"
 
 
 def _now() -> datetime:
-    """The sensor's clock (a function, so tests can move it)."""
+    """The sensors' clock (a function, so tests can move it)."""
     return datetime.now(UTC)
 
 
@@ -129,7 +129,7 @@ def _windows(policy: dg.FreshnessPolicy) -> tuple[timedelta | None, timedelta | 
     ),
 )
 def freshness_alerts(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason | None:
-    now = datetime.now(UTC)
+    now = _now()
     policies = _policies(context)
     keys = sorted(policies, key=lambda key: key.to_user_string())
     records = context.instance.get_freshness_state_records(keys)
