@@ -46,9 +46,12 @@ def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tm
             start_new_session=True,  # `dagster dev` ignores SIGTERM unless it leads its own process group
         )
     try:
-        # A run-status sensor only sees runs that finish after its first evaluation.
+        # The notification sensors only announce runs that finish after their first evaluation.
         wait_for(
-            lambda: "Checking for new runs for sensor: fundamentals_success_notification" in daemon_log.read_text(),
+            lambda: (
+                "Sensor fundamentals_success_notification skipped: Started watching finished runs"
+                in daemon_log.read_text()
+            ),
             timeout=120,
             what="the daemon's first evaluation of the success sensor",
         )
