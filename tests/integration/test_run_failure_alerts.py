@@ -184,3 +184,17 @@ def test_runs_with_their_own_notice_are_left_to_it(
     run_news(instance, T0 + timedelta(minutes=3))
     daemon.tick(T0 + timedelta(minutes=4))
     assert [m["subject"][:22] for m in received(inbox)] == ["Run FAILED - news_job:"]
+
+
+def test_finished_runs_are_read_in_order_and_none_is_skipped_across_pages(instance: dg.DagsterInstance) -> None:
+    from ops_assets.run_events import run_changes_after
+
+    expected = []
+    for minute, fail in enumerate([True, False, True, True, False, True, False]):
+        run_id = run_news(instance, T0 + timedelta(minutes=minute), fail=fail)
+        expected.append((run_id, "FAILURE" if fail else "SUCCESS"))
+    seen, after = [], -1
+    for _ in range(10):  # two events per status per page: several pages
+        changes, after = run_changes_after(instance, after, ["FAILURE", "SUCCESS"], limit=2)
+        seen += [(change.run.run_id, change.status) for change in changes]
+    assert seen == expected
