@@ -66,6 +66,9 @@ def events(store: CentralStore) -> list[sa.Row]:
 def test_halt_alerts_once_the_reset_job_records_who_and_why_and_the_dispatcher_resumes(
     store: CentralStore, tmp_path: Path
 ) -> None:
+    if datetime.now(UTC) - utc_midnight(datetime.now(UTC)) < timedelta(minutes=5):
+        # Today's partition is what the asset dispatches, and it needs four minutes of history before now.
+        pytest.skip("less than 5 minutes after UTC midnight: today's partition cannot hold the scenario yet")
     outbox = tmp_path / "outbox.jsonl"
     add_bar(store, "AAA", at(240), 100.0)
     failing = add_recommendations(store, ["AAA", "AAA", "AAA"], start=at(200))
