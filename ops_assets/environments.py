@@ -38,6 +38,7 @@ from ops_assets.desk.settings import DeskSettings
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
 from ops_assets.markets.settings import MarketsSettings
+from ops_assets.monitoring.settings import MonitoringSettings
 from ops_assets.news.settings import NewsSettings
 from ops_assets.signals.settings import SignalSettings
 from resources.alpha_vantage import DEFAULT_BASE_URL, AlphaVantageResource
@@ -226,7 +227,14 @@ def domain_settings(
         "markets_settings": MarketsSettings(
             watched_tickers=_parsed("OPS_MARKETS_WATCHED_TICKERS", parse_tickers, watched_tickers)
         ),
-        "signal_settings": SignalSettings(kill_switch_reset_at=_env("OPS_SIGNALS_KILL_SWITCH_RESET_AT", "")),
+        "signal_settings": SignalSettings(
+            kill_switch_reset_at=_env("OPS_SIGNALS_KILL_SWITCH_RESET_AT", ""),
+            kill_switch_reminder_minutes=_env("OPS_SIGNALS_KILL_SWITCH_REMINDER_MINUTES", 60),
+        ),
+        "monitoring_settings": MonitoringSettings(
+            ui_base_url=_env("OPS_UI_BASE_URL", "http://localhost:3000"),
+            quiet_period_minutes=_env("OPS_ALERTS_QUIET_PERIOD_MINUTES", 60),
+        ),
         "fundamentals_settings": fundamentals_settings(),
         "backup_settings": BackupSettings(keep=_env("OPS_BACKUP_KEEP", 7)),
     }

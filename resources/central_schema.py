@@ -14,6 +14,8 @@ Tables and their natural keys:
   inputs, so the signal engine re-run on the same inputs produces no second recommendation.
 - ``dispatch_executions``: dry-run fills; key ``recommendation_id`` (UNIQUE FK): a recommendation executes once.
 - ``dispatch_status_history``: append-only audit of every recommendation status change; surrogate ``id``.
+- ``kill_switch_events``: append-only audit of the dispatcher's kill switch (migration 0003): TRIPPED and
+  REMINDED (what was alerted, when) and RESET (operator, reason, time); surrogate ``id``.
 
 Timestamps are stored in UTC and always come back timezone-aware (UTC), on PostgreSQL and SQLite alike; naive
 datetimes written are taken to be UTC. JSON columns are ``jsonb`` on PostgreSQL and JSON text on SQLite.
@@ -83,7 +85,8 @@ class UtcDateTime(sa.TypeDecorator):
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
-RECOMMENDATION_STATUSES = ("PENDING", "EXECUTED", "REJECTED", "FAILED", "CANCELLED")
+RECOMMENDATION_STATUSES = ("PENDING", "EXECUTED", "REJECTED", "FAILED", "CANCELLED", "EXPIRED")
+KILL_SWITCH_EVENTS = ("TRIPPED", "REMINDED", "RESET")
 ACTIONS = ("BUY", "SELL")
 FEED_STATUSES = ("ok", "not_modified", "error")
 
@@ -228,6 +231,21 @@ dispatch_status_history = sa.Table(
     sa.Index(None, "recommendation_id", "changed_at"),
 )
 
+kill_switch_events = sa.Table(
+    "kill_switch_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event", sa.Text, nullable=False, comment="TRIPPED, REMINDED or RESET"),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, comment="Why it tripped, or the operator's reason to reset"),
+    sa.Column("operator", sa.Text, comment="Who reset it (RESET only)"),
+    sa.Column("run_id", sa.Text, comment="The Dagster run that recorded the event"),
+    sa.CheckConstraint(_in("event", KILL_SWITCH_EVENTS), name="event"),
+    sa.CheckConstraint("event <> 'RESET' OR (operator IS NOT NULL AND operator <> '')", name="reset_operator"),
+    sa.Index(None, "event", "at"),
+    sa.Index(None, "at"),
+)
+
 TABLES: tuple[sa.Table, ...] = (
     inbound_events_raw,
     inbound_events_classified,
@@ -236,6 +254,7 @@ TABLES: tuple[sa.Table, ...] = (
     dispatch_recommendations,
     dispatch_executions,
     dispatch_status_history,
+    kill_switch_events,
 )
 
 

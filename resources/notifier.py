@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,20 @@ logger = logging.getLogger(__name__)
 
 # SNS rejects subjects longer than 100 characters.
 MAX_SUBJECT_LENGTH = 100
+
+# A dotted path to a class and a colon, as exceptions print: "dagster._core.definitions.events.Failure: ".
+_CLASS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*\.)+[A-Z]\w*:\s*")
+
+
+def for_people(subject: str, body: str) -> tuple[str, str]:
+    """Subject and body as people should read them: no Python class paths in the subject or the body's first
+    line (the senders write words; this is the safety net for an exception text passed through as is), and the
+    subject within SNS's 100 characters (cut with "...")."""
+    subject = _CLASS_PATH.sub("", subject).strip()
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        subject = subject[: MAX_SUBJECT_LENGTH - 3] + "..."
+    first, newline, rest = body.partition("\n")
+    return subject, _CLASS_PATH.sub("", first) + newline + rest
 
 
 class Notifier(dg.ConfigurableResource):
@@ -30,9 +45,10 @@ class LocalOutboxNotifier(Notifier):
     outbox_path: str
 
     def publish(self, subject: str, body: str) -> str:
+        subject, body = for_people(subject, body)
         path = Path(self.outbox_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"sent_at": datetime.now(UTC).isoformat(), "subject": subject[:MAX_SUBJECT_LENGTH], "body": body}
+        record = {"sent_at": datetime.now(UTC).isoformat(), "subject": subject, "body": body}
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         logger.info("Notification written to %s: %s", path, subject)
@@ -47,8 +63,9 @@ class SnsNotifier(Notifier):
     endpoint_url: str | None = None
 
     def publish(self, subject: str, body: str) -> str:
+        subject, body = for_people(subject, body)
         client = boto3.client("sns", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
-        response = client.publish(TopicArn=self.topic_arn, Subject=subject[:MAX_SUBJECT_LENGTH], Message=body)
+        response = client.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)
         return response["MessageId"]
 
 

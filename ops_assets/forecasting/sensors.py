@@ -1,11 +1,14 @@
-"""Retraining on drift or degradation, and alerts when a forecasting run fails."""
+"""Retraining on drift or degradation.
+
+A failed forecasting run is announced by the monitoring domain's ``run_failure_alerts``, like every job's.
+"""
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from ops_assets.forecasting.health import champion_health
-from ops_assets.forecasting.jobs import forecasting_daily_job, forecasting_training_job
+from ops_assets.forecasting.jobs import forecasting_training_job
 from ops_assets.forecasting.settings import ForecastingSettings
 from resources.notifier import Notifier
 from resources.object_store import ObjectStore
@@ -46,20 +49,3 @@ def forecast_retrain_sensor(
         run_requests=[dg.RunRequest(run_key=f"retrain-{now:%Y%m%dT%H%M}", tags={RETRAIN_REASON_TAG: reason[:2000]})],
         cursor=now.isoformat(),
     )
-
-
-@dg.run_failure_sensor(
-    monitored_jobs=[forecasting_daily_job, forecasting_training_job],
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Sends 'Forecasting FAILURE - <job> <partition>' with the error (a failed blocking data check too).",
-)
-def forecasting_failure_alert(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
-    run = context.dagster_run
-    errors = [
-        event.event_specific_data.error.message.strip().splitlines()[0]
-        for event in context.get_step_failure_events()
-        if event.event_specific_data and event.event_specific_data.error
-    ]
-    partition = run.tags.get("dagster/partition", "")
-    subject = f"Forecasting FAILURE - {run.job_name} {partition}".strip()
-    notifier.publish(subject, "\n".join(errors) or (context.failure_event.message or "unknown error"))

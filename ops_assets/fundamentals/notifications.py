@@ -27,6 +27,7 @@ def success_message(
         f"Artifact: {artifact_uri}",
         f"ETF: {etf_symbol}",
         f"Tickers: {len(tickers)}",
+        *_wrapped(sorted(tickers)),
         f"Rows: {rows}",
         f"Duration: {format_duration(duration_seconds)}",
         f"Run: {run_id}",
@@ -35,6 +36,19 @@ def success_message(
         lines += ["", f"Tickers left out ({len(failed_tickers)}):"]
         lines += [f"  - {ticker}: {reason}" for ticker, reason in sorted(failed_tickers.items())]
     return SUBJECT.format(status="SUCCESS", day=day), "\n".join(lines)
+
+
+def _wrapped(tickers: Sequence[str], width: int = 72) -> list[str]:
+    """The ticker symbols, comma-separated, indented, in lines of at most ``width`` characters."""
+    lines: list[str] = []
+    line = ""
+    for ticker in tickers:
+        candidate = f"{line}, {ticker}" if line else ticker
+        if line and len(candidate) + 2 > width:
+            lines.append(f"  {line},")
+            candidate = ticker
+        line = candidate
+    return [*lines, f"  {line}"] if line else lines
 
 
 def failure_message(

@@ -1,31 +1,25 @@
 """Success and failure notifications of the weekly fundamentals runs, through the notifier.
 
-They watch every run that touched the fundamentals assets — scheduled runs, launchpad runs and
-`dagster asset materialize` alike — and fire once per run. They monitor all code locations because a run
-started by the CLI (`-m ops_assets.definitions`) is recorded under a location of its own name; the asset
-filter keeps them to our runs.
+They read the instance's finished runs (every code location: scheduled runs, launchpad runs and
+`dagster asset materialize` from the CLI alike, whose runs are recorded under a location of their own) and
+act only on runs that touched the fundamentals assets: SUCCESS for a run that published the TTM artifact,
+FAILURE for any failed fundamentals run. Each sends once per run, then records "Sensor ... sent ..." in that
+run's log. Plain sensors rather than run-status sensors: those log "acted on run status" into every run they
+look at, and these must look at all runs to find their own. The generic ``run_failure_alerts`` (monitoring)
+leaves the fundamentals runs to these, so a failure is announced once.
 """
+
+from collections.abc import Callable
 
 import dagster as dg
 
 from ops_assets.fundamentals.assets import fundamentals_assets, ttm_per_share
 from ops_assets.fundamentals.notifications import failure_message, success_message
+from ops_assets.run_events import PARTITION_TAG, latest_storage_id, planned_assets, run_changes_after, run_errors
 from resources.notifier import Notifier
 
 FUNDAMENTALS_ASSETS = frozenset(key for assets_def in fundamentals_assets for key in assets_def.keys)
 ARTIFACT_ASSET = ttm_per_share.key
-
-
-def _touches(instance: dg.DagsterInstance, run: dg.DagsterRun, keys: frozenset[dg.AssetKey]) -> bool:
-    """Whether the run planned to materialize any of ``keys`` (works for jobs and ad-hoc materializations)."""
-    if run.asset_selection:
-        return bool(set(run.asset_selection) & keys)
-    planned = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
-    return any(
-        record.event_log_entry.dagster_event.event_specific_data.asset_key in keys
-        for record in planned.records
-        if record.event_log_entry.dagster_event
-    )
 
 
 def _duration(instance: dg.DagsterInstance, run_id: str) -> float | None:
@@ -44,57 +38,84 @@ def _artifact_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, o
     return None
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    name="fundamentals_success_notification",
-    monitor_all_code_locations=True,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Sends 'Financial Pipeline SUCCESS - <date>' with the artifact URI, tickers, rows and failed tickers.",
-)
-def fundamentals_success_notification(context: dg.RunStatusSensorContext, notifier: Notifier) -> None:
-    run = context.dagster_run
-    if not _touches(context.instance, run, frozenset({ARTIFACT_ASSET})):
-        return
-    metadata = _artifact_metadata(context.instance, run.run_id)
+def notify_success(instance: dg.DagsterInstance, run: dg.DagsterRun, notifier: Notifier) -> str | None:
+    """Send 'Financial Pipeline SUCCESS' for ``run`` if it published the artifact; the subject sent, or None."""
+    if ARTIFACT_ASSET not in planned_assets(instance, run):
+        return None
+    metadata = _artifact_metadata(instance, run.run_id)
     if metadata is None:
-        return
-    day = run.tags.get("dagster/partition", "unpartitioned")
-    tickers = list(metadata.get("ticker_symbols") or [])
+        return None
     subject, body = success_message(
-        day=day,
+        day=run.tags.get(PARTITION_TAG, "unpartitioned"),
         artifact_uri=str(metadata["artifact_uri"]),
         etf_symbol=str(metadata.get("etf_symbol", "")),
-        tickers=tickers,
+        tickers=[str(t) for t in metadata.get("ticker_symbols") or []],
         rows=int(metadata.get("rows", 0)),
         failed_tickers=dict(metadata.get("failed_tickers") or {}),
-        duration_seconds=_duration(context.instance, run.run_id),
+        duration_seconds=_duration(instance, run.run_id),
         run_id=run.run_id,
     )
     notifier.publish(subject, body)
+    return subject
 
 
-@dg.run_failure_sensor(
+def notify_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, notifier: Notifier) -> str | None:
+    """Send 'Financial Pipeline FAILURE' for ``run`` if it touched the fundamentals assets; the subject, or None."""
+    if not planned_assets(instance, run) & FUNDAMENTALS_ASSETS:
+        return None
+    error, failed_steps = run_errors(instance, run.run_id)
+    subject, body = failure_message(
+        day=run.tags.get(PARTITION_TAG, "unpartitioned"),
+        error=error,
+        failed_steps=failed_steps,
+        duration_seconds=_duration(instance, run.run_id),
+        run_id=run.run_id,
+    )
+    notifier.publish(subject, body)
+    return subject
+
+
+def _notify_runs(
+    context: dg.SensorEvaluationContext,
+    status: str,
+    notify: Callable[[dg.DagsterInstance, dg.DagsterRun, Notifier], str | None],
+    notifier: Notifier,
+) -> dg.SkipReason | None:
+    if not context.cursor:
+        # First evaluation: runs that finished before the sensor existed are not announced.
+        context.update_cursor(str(latest_storage_id(context.instance, [status])))
+        return dg.SkipReason("Started watching finished runs.")
+    changes, after = run_changes_after(context.instance, int(context.cursor), [status])
+    sent = 0
+    for change in changes:
+        subject = notify(context.instance, change.run, notifier)
+        if subject is not None:
+            sent += 1
+            context.instance.report_engine_event(
+                f'Sensor "{context.sensor_name}" sent "{subject}".', dagster_run=change.run
+            )
+    # Reached only when every notice went out: a failed publish fails the tick and leaves the cursor, so the
+    # batch is read again on the next tick (a notice sent before the failure may then go out twice).
+    context.update_cursor(str(after))
+    return None if sent else dg.SkipReason(f"{len(changes)} finished runs read, none of them fundamentals runs.")
+
+
+@dg.sensor(
+    name="fundamentals_success_notification",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends 'Financial Pipeline SUCCESS - <date>' with the artifact URI, the tickers, rows and the "
+    "tickers left out, after a run that published the weekly artifact.",
+)
+def fundamentals_success_notification(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason | None:
+    return _notify_runs(context, "SUCCESS", notify_success, notifier)
+
+
+@dg.sensor(
     name="fundamentals_failure_notification",
-    monitor_all_code_locations=True,
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends 'Financial Pipeline FAILURE - <date>' with the error when a fundamentals run fails.",
 )
-def fundamentals_failure_notification(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
-    run = context.dagster_run
-    if not _touches(context.instance, run, FUNDAMENTALS_ASSETS):
-        return
-    step_failures = context.get_step_failure_events()
-    errors = [
-        event.event_specific_data.error.message.strip()
-        for event in step_failures
-        if event.event_specific_data and event.event_specific_data.error
-    ]
-    error = " | ".join(errors) or (context.failure_event.message or "unknown error")
-    subject, body = failure_message(
-        day=run.tags.get("dagster/partition", "unpartitioned"),
-        error=error,
-        failed_steps=[event.step_key or "" for event in step_failures],
-        duration_seconds=_duration(context.instance, run.run_id),
-        run_id=run.run_id,
-    )
-    notifier.publish(subject, body)
+def fundamentals_failure_notification(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason | None:
+    return _notify_runs(context, "FAILURE", notify_failure, notifier)

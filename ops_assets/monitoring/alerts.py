@@ -2,8 +2,12 @@
 
 An asset's freshness state is PASS, WARN, FAIL, UNKNOWN (never materialized) or NOT_APPLICABLE. We alert
 when an asset turns WARN or FAIL (again when WARN escalates to FAIL) and once more when it recovers to
-PASS; a flap between two sensor ticks that ends where it started sends nothing. UNKNOWN never alerts:
-an asset nobody has materialized yet is not late, it is new.
+PASS; a flap between two sensor ticks that ends where it started sends nothing.
+
+Dagster says UNKNOWN for an asset never materialized, however long its schedule has been failing. Such an
+asset is new only until its freshness window has passed since a schedule or sensor that targets it started
+(:func:`never_materialized_state`): then it is WARN / FAIL like any other late asset. An asset nothing
+running targets stays UNKNOWN (nobody promised it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class FreshnessChange:
     last_materialized_at: datetime | None = None
     warn_after: timedelta | None = None
     fail_after: timedelta | None = None
+    watched_since: datetime | None = None
+    """For a never-materialized asset: since when it has been expected (its schedule or sensor started)."""
 
     @property
     def is_recovery(self) -> bool:
@@ -55,6 +61,21 @@ def changes_to_report(
             to_report[asset] = (previous, state)
         new_reported[asset] = state
     return to_report, new_reported
+
+
+def never_materialized_state(
+    *, watched_since: datetime | None, now: datetime, warn_after: timedelta | None, fail_after: timedelta | None
+) -> str:
+    """The state of an asset never materialized: its window runs from ``watched_since``, when a schedule or
+    sensor targeting it started (``None``: nothing running targets it, it stays ``UNKNOWN``)."""
+    if watched_since is None:
+        return "UNKNOWN"
+    waited = now - watched_since
+    if fail_after is not None and waited >= fail_after:
+        return "FAIL"
+    if warn_after is not None and waited >= warn_after:
+        return "WARN"
+    return "UNKNOWN"
 
 
 def freshness_message(changes: list[FreshnessChange], *, now: datetime) -> tuple[str, str]:
@@ -99,6 +120,12 @@ def _describe(change: FreshnessChange, now: datetime) -> str:
     if change.last_materialized_at is not None:
         age = now - change.last_materialized_at
         parts.append(f"last updated {change.last_materialized_at:%Y-%m-%d %H:%M:%S} UTC ({format_duration(age)} ago)")
+    elif change.watched_since is not None and not change.is_recovery:
+        waited = format_duration(now - change.watched_since)
+        parts.append(
+            f"never materialized, although its schedule or sensor has been running since "
+            f"{change.watched_since:%Y-%m-%d %H:%M:%S} UTC ({waited})"
+        )
     if change.fail_after is not None:
         window = f"expected within {format_duration(change.fail_after)}"
         if change.warn_after is not None:

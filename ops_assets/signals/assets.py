@@ -1,12 +1,27 @@
 """Signals: trade recommendations from sentiment and price vs SMA20, and the dry-run dispatcher."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_marks
-from ops_assets.signals.dispatch import dispatch_pending
+from ops_assets.signals.dispatch import day_summary, dispatch_pending, expire_pending, utc_midnight
+from ops_assets.signals.killswitch import (
+    RESET,
+    TRIPPED,
+    KillSwitchEvent,
+    effective_reset,
+    halted_since,
+    latest_event,
+    notice_to_send,
+    record_event,
+    reminder_message,
+    tripped_message,
+)
 from ops_assets.signals.recommend import recommend_at
 from ops_assets.signals.settings import SignalSettings
+from ops_assets.tables import markdown_table
 from resources.central_store import CentralStore
 from resources.notifier import Notifier
 
@@ -80,15 +95,27 @@ def trade_executions(
 
     Behind risk gates: max trades per day, max notional per trade, stale data (no bar newer than
     `max_data_age_minutes`: rejected with the reason) and a kill switch (N consecutive failures halt dispatching
-    and alert until reset). Each recommendation executes at most once, even with two dispatchers running.
-    A day's dispatcher takes only that day's recommendations. Today's partition dispatches now; a backfilled day
-    replays its 5-minute marks like the recommendations, with the kill switch as it stood at each mark.
+    until an operator resets it with `reset_kill_switch_job`; one alert when it trips, a reminder every
+    `kill_switch_reminder_minutes`). Each recommendation executes at most once, even with two dispatchers running.
+    A day's dispatcher takes only that day's recommendations; today's run expires those of earlier days still
+    PENDING (status EXPIRED, with the reason). Today's partition dispatches now; a backfilled day replays its
+    5-minute marks like the recommendations, with the kill switch as it stood at each mark.
+    The metadata shows the day: recommendations by status, rejections by gate and a table of the fills.
     """
-    limits, reset_at = signal_settings.risk_limits(), signal_settings.kill_switch_reset()
-    day_start = day_window(context)[0]
+    limits, config_reset = signal_settings.risk_limits(), signal_settings.kill_switch_reset()
+    day_start, day_end = day_window(context)
+    marks = evaluation_marks(context)
+    wall_now = datetime.now(UTC)
+    expired = []
+    if marks[-1] >= utc_midnight(wall_now):  # today's run: earlier days are over
+        expired = expire_pending(central_store, before=utc_midnight(wall_now), now=wall_now)
+        for rec_id, ticker in expired:
+            context.log.warning(f"{ticker} #{rec_id}: EXPIRED (still PENDING when its day ended)")
     executed = rejected = failed = 0
     halt_reason: str | None = None
-    for mark in evaluation_marks(context):
+    for mark in marks:
+        last_reset = latest_event(central_store, at=mark, event=RESET)
+        reset_at = effective_reset(config_reset, last_reset.at if last_reset else None)
         summary = dispatch_pending(
             central_store, now=mark, limits=limits, kill_switch_reset_at=reset_at, created_after=day_start
         )
@@ -99,16 +126,66 @@ def trade_executions(
             halt_reason = summary.halt_reason or "kill switch engaged"
             break
     if halt_reason is not None:
-        reason = halt_reason
-        notifier.publish(
-            "Dispatcher HALTED - kill switch",
-            f"Dispatching is halted: {reason}. Pending recommendations wait. To resume, fix the cause and set "
-            "the signal_settings kill_switch_reset_at (OPS_SIGNALS_KILL_SWITCH_RESET_AT) to the current time.",
-        )
-        context.log.error(f"Dispatching halted: {reason}")
+        _alert_halt(context, central_store, signal_settings, notifier, halt_reason, config_reset, wall_now)
+    day = day_summary(central_store, start=day_start, end=day_end)
     return dg.MaterializeResult(
-        metadata={"executed": executed, "rejected": rejected, "failed": failed, "halted": halt_reason is not None}
+        metadata={
+            "executed": executed,
+            "rejected": rejected,
+            "failed": failed,
+            "expired": len(expired),
+            "halted": halt_reason is not None,
+            "day_recommendations": day.recommendations,
+            "day_fills": len(day.fills),
+            "day_summary": markdown_table(
+                ["", "count"],
+                [
+                    ["recommendations", day.recommendations],
+                    *[[f"status {status}", n] for status, n in day.by_status.items()],
+                    *[[f"rejected by gate: {gate}", n] for gate, n in day.rejections_by_gate.items()],
+                    ["fills", len(day.fills)],
+                ],
+            ),
+            "fills": markdown_table(
+                ["executed at (UTC)", "ticker", "action", "quantity", "fill price", "notional", "recommendation"],
+                [
+                    [at[:19].replace("T", " "), ticker, action, f"{qty:g}", f"{price:.2f}", f"{notional:.2f}", rid]
+                    for at, ticker, action, qty, price, notional, rid in day.fills
+                ],
+            )
+            if day.fills
+            else dg.MetadataValue.md("No fills on this day."),
+        }
     )
+
+
+def _alert_halt(
+    context: dg.AssetExecutionContext,
+    central_store: CentralStore,
+    signal_settings: SignalSettings,
+    notifier: Notifier,
+    reason: str,
+    config_reset: datetime | None,
+    now: datetime,
+) -> None:
+    """One alert when the switch trips, a reminder per interval while it stays tripped; each one recorded."""
+    context.log.error(f"Dispatching halted: {reason}")
+    last = latest_event(central_store)
+    remind_every = signal_settings.kill_switch_reminder()
+    notice = notice_to_send(
+        halted=True, last_event=last, config_reset_at=config_reset, now=now, remind_every=remind_every
+    )
+    if notice is None:
+        context.log.info(f"Kill switch alert already sent at {last.at if last else '?'}; next reminder is due later.")
+        return
+    if notice == TRIPPED:
+        subject, body = tripped_message(reason, remind_every=remind_every)
+    else:
+        since = halted_since(central_store) or (last.at if last else now)
+        subject, body = reminder_message(reason, halted_since=since, now=now)
+    notifier.publish(subject, body)
+    # Recorded after the publish: if SNS fails, the next run alerts again rather than never.
+    record_event(central_store, KillSwitchEvent(notice, now, reason, run_id=context.run_id))
 
 
 signals_assets = [trade_recommendations, trade_executions]

@@ -1,9 +1,13 @@
 """Checks on recommendations and executions: the audit trail is complete and nothing executed twice."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import sqlalchemy as sa
 
 from ops_assets.signals.assets import trade_executions, trade_recommendations
+from ops_assets.signals.dispatch import lingering_pending, utc_midnight
+from ops_assets.tables import markdown_table
 from resources.central_schema import dispatch_executions, dispatch_recommendations, dispatch_status_history
 from resources.central_store import CentralStore
 
@@ -58,4 +62,24 @@ def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResul
     )
 
 
-signals_checks = [status_history_is_complete, executions_match_statuses]
+@dg.asset_check(
+    asset=trade_recommendations,
+    description="No recommendation stays PENDING past its day: today's dispatcher run expires them (EXPIRED), so "
+    "any left means the dispatcher has not run today.",
+)
+def no_pending_past_its_day(central_store: CentralStore) -> dg.AssetCheckResult:
+    lingering = lingering_pending(central_store, before=utc_midnight(datetime.now(UTC)))
+    return dg.AssetCheckResult(
+        passed=not lingering,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "pending_past_their_day": len(lingering),
+            "oldest": markdown_table(
+                ["recommendation", "ticker", "created at (UTC)"],
+                [[rec_id, ticker, f"{created:%Y-%m-%d %H:%M}"] for rec_id, ticker, created in lingering[:20]],
+            ),
+        },
+    )
+
+
+signals_checks = [status_history_is_complete, executions_match_statuses, no_pending_past_its_day]

@@ -76,6 +76,7 @@ PENDING = "PENDING"
 EXECUTED = "EXECUTED"
 REJECTED = "REJECTED"
 FAILED = "FAILED"
+EXPIRED = "EXPIRED"
 
 # Arbitrary constant (next to the store's migration lock 0x0C3E_7A15_0001): the PostgreSQL advisory-lock key that
 # serialises gate evaluation across dispatchers, so aggregate limits (trades per day, kill switch) are exact.
@@ -357,4 +358,104 @@ def _set_status(conn: Connection, rec: sa.Row[Any], status: str, reason: str, *,
         dispatch_status_history.insert().values(
             recommendation_id=rec.id, from_status=PENDING, to_status=status, reason=reason, changed_at=now
         )
+    )
+
+
+def utc_midnight(at: datetime) -> datetime:
+    """The start of ``at``'s UTC calendar day."""
+    return datetime.combine(at.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def expire_pending(store: SqlStore, *, before: datetime, now: datetime) -> list[tuple[int, str]]:
+    """Set recommendations still PENDING that were created before ``before`` (a UTC midnight) to EXPIRED.
+
+    A day's dispatcher takes only that day's recommendations, so one left PENDING when its day ended (the kill
+    switch was tripped, the dispatcher did not run) would otherwise stay PENDING for ever. Each gets the status
+    EXPIRED, the reason and a status-history row at ``now``, all in one transaction. Returns ``(id, ticker)`` of
+    the rows expired; rows another dispatcher holds are left for the next run.
+    """
+    require_aware(before, "before")
+    require_aware(now, "now")
+    recs = dispatch_recommendations
+    with store.begin(write=True) as conn:
+        query = (
+            sa.select(recs.c.id, recs.c.ticker, recs.c.created_at)
+            .where(recs.c.status == PENDING, recs.c.created_at < before)
+            .order_by(recs.c.created_at, recs.c.id)
+        )
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        for row in rows:
+            day = row.created_at.astimezone(UTC).date().isoformat()
+            reason = (
+                f"expired: still PENDING when its day ({day}) ended; a day's dispatcher takes only that day's "
+                "recommendations"
+            )
+            _set_status(conn, row, EXPIRED, reason, now=now)
+    return [(row.id, row.ticker) for row in rows]
+
+
+def lingering_pending(store: SqlStore, *, before: datetime) -> list[tuple[int, str, datetime]]:
+    """``(id, ticker, created_at)`` of recommendations still PENDING that were created before ``before``."""
+    recs = dispatch_recommendations
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(recs.c.id, recs.c.ticker, recs.c.created_at)
+            .where(recs.c.status == PENDING, recs.c.created_at < before)
+            .order_by(recs.c.created_at, recs.c.id)
+        ).all()
+    return [(row.id, row.ticker, row.created_at) for row in rows]
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """A day's dispatching: recommendations by status, rejections by gate, and the fills."""
+
+    recommendations: int
+    by_status: dict[str, int]
+    rejections_by_gate: dict[str, int]
+    fills: list[tuple[str, str, str, float, float, float, int]]
+    """``(executed_at ISO, ticker, action, quantity, fill_price, notional, recommendation_id)``, in time order."""
+
+
+def gate_of(reason: str | None) -> str:
+    """The gate a rejection reason names: the text before its first colon (``"stale data: ..."`` -> stale data)."""
+    return (reason or "unknown").split(":", 1)[0].strip() or "unknown"
+
+
+def day_summary(store: SqlStore, *, start: datetime, end: datetime) -> DaySummary:
+    """The recommendations created in ``[start, end)``: counts by status and gate, and their fills."""
+    recs, fills = dispatch_recommendations, dispatch_executions
+    in_day = sa.and_(recs.c.created_at >= start, recs.c.created_at < end)
+    with store.connect() as conn:
+        statuses = conn.execute(sa.select(recs.c.status, recs.c.status_reason).where(in_day)).all()
+        fill_rows = conn.execute(
+            sa.select(fills)
+            .join(recs, fills.c.recommendation_id == recs.c.id)
+            .where(in_day)
+            .order_by(fills.c.executed_at, fills.c.id)
+        ).all()
+    by_status: dict[str, int] = {}
+    gates: dict[str, int] = {}
+    for status, reason in statuses:
+        by_status[status] = by_status.get(status, 0) + 1
+        if status == REJECTED:
+            gates[gate_of(reason)] = gates.get(gate_of(reason), 0) + 1
+    return DaySummary(
+        recommendations=len(statuses),
+        by_status=dict(sorted(by_status.items())),
+        rejections_by_gate=dict(sorted(gates.items(), key=lambda item: (-item[1], item[0]))),
+        fills=[
+            (
+                row.executed_at.isoformat(),
+                row.ticker,
+                row.action,
+                row.quantity,
+                row.fill_price,
+                row.notional,
+                row.recommendation_id,
+            )
+            for row in fill_rows
+        ],
     )

@@ -1,7 +1,8 @@
 """Settings of the signals domain: the signal rule's thresholds and the dispatcher's risk limits.
 
 Defaults are the seed's rules; change them as the ``signal_settings`` resource config in the launchpad, or
-``OPS_SIGNALS_KILL_SWITCH_RESET_AT`` for the kill switch (read in :mod:`ops_assets.environments`).
+``OPS_SIGNALS_KILL_SWITCH_RESET_AT`` / ``OPS_SIGNALS_KILL_SWITCH_REMINDER_MINUTES`` (read in
+:mod:`ops_assets.environments`). Operators reset the kill switch with ``reset_kill_switch_job``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ class SignalSettings(dg.ConfigurableResource):
     max_data_age_minutes: int = Field(default=15, description="A fill needs a bar at most this old.")
     kill_switch_reset_at: str = Field(
         default="",
-        description="ISO time of the last kill-switch reset: failures before it no longer count. Set it to resume.",
+        description="ISO time of a kill-switch reset by config (the older way; reset_kill_switch_job records "
+        "resets with who and why): failures before it no longer count.",
+    )
+    kill_switch_reminder_minutes: int = Field(
+        default=60, description="While the kill switch stays tripped, a reminder alert this often (one alert per trip)."
     )
 
     def kill_switch_reset(self) -> datetime | None:
@@ -37,6 +42,9 @@ class SignalSettings(dg.ConfigurableResource):
             return None
         reset = datetime.fromisoformat(self.kill_switch_reset_at)
         return reset if reset.tzinfo else reset.replace(tzinfo=UTC)
+
+    def kill_switch_reminder(self) -> timedelta:
+        return timedelta(minutes=self.kill_switch_reminder_minutes)
 
     def signal_config(self) -> SignalConfig:
         return SignalConfig(

@@ -148,6 +148,7 @@ def test_checks_pass_on_a_tick_and_catch_a_bad_bar(local_env, store_url: str, fe
         "bars_are_consistent": True,
         "status_history_is_complete": True,
         "executions_match_statuses": True,
+        "no_pending_past_its_day": True,
     }
 
     bad_bar = {"ticker": "AXQT", "ts": datetime(2026, 11, 20, 15, 0, tzinfo=UTC), "open": 10.0, "high": 9.0}

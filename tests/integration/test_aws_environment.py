@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ops_assets.cli import materialize_command
-from ops_assets.fundamentals.sensors import fundamentals_success_notification
+from ops_assets.fundamentals.sensors import notify_success
 from resources.notifier import SnsNotifier
 from resources.sample_sources.server import AlphaVantageSampleServer
 from tests.conftest import pg_url
@@ -113,15 +113,8 @@ def test_weekly_run_on_aws_configuration(aws_env: dict, moto_server: str, monkey
     instance = dg.DagsterInstance.get()
     assert "Postgres" in type(instance.run_storage).__name__
     run = instance.get_run_by_id(runs[0][0])
-    [record] = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records
-    context = dg.build_run_status_sensor_context(
-        sensor_name="fundamentals_success_notification",
-        dagster_instance=instance,
-        dagster_run=run,
-        dagster_event=record.event_log_entry.dagster_event,
-        resources={"notifier": SnsNotifier(topic_arn=aws_env["topic"], endpoint_url=moto_server)},
-    )
-    fundamentals_success_notification(context)
+    # What fundamentals_success_notification does for each finished run it reads.
+    notify_success(instance, run, SnsNotifier(topic_arn=aws_env["topic"], endpoint_url=moto_server))
     instance.dispose()
     messages = aws_env["sqs"].receive_message(QueueUrl=aws_env["queue_url"], MaxNumberOfMessages=10)["Messages"]
     envelope = json.loads(messages[0]["Body"])

@@ -77,8 +77,8 @@ def test_migrations_from_empty_database(store_url: str) -> None:
     store = CentralStore(url=store_url)
     assert store.current_revision() is None
 
-    assert store.ensure_schema() == ["0001", "0002"]
-    assert store.current_revision() == "0002"
+    assert store.ensure_schema() == ["0001", "0002", "0003"]
+    assert store.current_revision() == "0003"
     with store.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
     assert {t.name for t in TABLES} | {"alembic_version"} == tables
@@ -111,7 +111,7 @@ def test_first_engine_use_migrates(store: CentralStore) -> None:
     engine = store.engine()
     assert engine is store.engine()
     assert set(sa.inspect(engine).get_table_names()) >= {t.name for t in TABLES}
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == "0003"
 
 
 def _ensure_schema_in_process(url: str, barrier: object, results: object) -> None:
@@ -143,11 +143,11 @@ def test_concurrent_ensure_schema_in_processes_migrates_once(store_url: str) -> 
     errors = [detail for status, detail in outcomes if status != "ok"]
     assert errors == []
     applied = sorted(detail for _, detail in outcomes)
-    assert applied == [[], [], [], ["0001", "0002"]]
+    assert applied == [[], [], [], ["0001", "0002", "0003"]]
 
     store = CentralStore(url=store_url)
     with store.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     store.dispose()
 
 
@@ -172,7 +172,7 @@ def test_concurrent_ensure_schema_in_threads_migrates_once(store_url: str) -> No
     for thread in threads:
         thread.join(timeout=60)
     assert [r for r in results if not isinstance(r, list)] == []
-    assert sorted(results, key=len) == [[], [], [], ["0001", "0002"]]
+    assert sorted(results, key=len) == [[], [], [], ["0001", "0002", "0003"]]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    ScheduleInstigatorData,
+)
 from dagster._core.test_utils import freeze_time
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
@@ -21,6 +27,7 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.freshness import FreshnessDaemon
 
 from ops_assets.definitions import defs
+from ops_assets.monitoring import sensors as monitoring_sensors
 from ops_assets.monitoring.sensors import freshness_alerts
 from resources.notifier import LocalOutboxNotifier, Notifier, read_outbox
 
@@ -141,3 +148,59 @@ def test_a_failed_notification_is_sent_again_on_the_next_tick(
     working.tick()
     [message] = read_outbox(outbox)
     assert message["subject"] == "Freshness WARN - 1 stale: raw_news_events"
+
+
+def start_schedule(workspace: WorkspaceProcessContext, name: str, at: datetime, *, running: bool = True) -> None:
+    """Record the schedule as started (or stopped) at ``at``, as turning it on in the UI does."""
+    [location] = workspace.create_request_context().code_locations
+    [repository] = location.get_repositories().values()
+    schedule = repository.get_schedule(name)
+    status = InstigatorStatus.RUNNING if running else InstigatorStatus.STOPPED
+    workspace.instance.add_instigator_state(
+        InstigatorState(
+            schedule.get_remote_origin(),
+            InstigatorType.SCHEDULE,
+            status,
+            ScheduleInstigatorData(schedule.cron_schedule, start_timestamp=at.timestamp()),
+        )
+    )
+
+
+def test_never_materialized_assets_are_late_once_their_window_passed_since_their_schedule_started(
+    instance: dg.DagsterInstance, workspace: WorkspaceProcessContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """news_job fails every minute (its model is missing), so its assets are never materialized: issue 11."""
+    outbox = tmp_path / "outbox.jsonl"
+    alerts = Alerts(instance, LocalOutboxNotifier(outbox_path=str(outbox)))
+    start_schedule(workspace, "news_job_schedule", START)
+    start_schedule(workspace, "market_signals_job_schedule", START, running=False)  # stopped: nothing promised
+
+    def tick(minutes: float) -> None:
+        monkeypatch.setattr(monitoring_sensors, "_now", lambda: START + timedelta(minutes=minutes))
+        alerts.tick()
+
+    tick(2)
+    assert read_outbox(outbox) == []  # within the 3-minute warning window of the schedule's start
+
+    tick(4)
+    [warn] = read_outbox(outbox)
+    assert warn["subject"] == "Freshness WARN - 2 stale: classified_events, raw_news_events"
+    assert (
+        "never materialized, although its schedule or sensor has been running since 2026-11-23 15:00:00"
+        in (warn["body"])
+    )
+
+    tick(11)
+    fail = read_outbox(outbox)[-1]
+    assert fail["subject"].startswith("Freshness FAIL - ")
+    assert "raw_news_events: WARN -> FAIL" in fail["body"]
+    # The stopped schedule's assets promise nothing.
+    assert all("market_telemetry" not in m["body"] for m in read_outbox(outbox))
+    assert all("trade_executions" not in m["body"] for m in read_outbox(outbox))
+
+    # The job works again: the first materialization is a recovery.
+    materialize(instance, START + timedelta(minutes=12), "raw_news_events", "classified_events")
+    daemon_tick(workspace, START + timedelta(minutes=12, seconds=30))
+    tick(12.5)
+    recovered = read_outbox(outbox)[-1]
+    assert recovered["subject"] == "Freshness RECOVERED - classified_events, raw_news_events"

@@ -74,3 +74,15 @@ def test_a_long_subject_names_what_fits_and_counts_the_rest() -> None:
         "Freshness FAIL - 6 stale: asset_with_a_rather_long_name_0, asset_with_a_rather_long_name_1, +4 more"
     )
     assert all(name in body for name in names)  # the body still lists every one
+
+
+def test_a_never_materialized_asset_is_late_once_its_window_passed_since_its_schedule_started() -> None:
+    from ops_assets.monitoring.alerts import never_materialized_state
+
+    started = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    windows = {"warn_after": timedelta(minutes=3), "fail_after": timedelta(minutes=10)}
+    assert never_materialized_state(watched_since=started, now=started + timedelta(minutes=2), **windows) == "UNKNOWN"
+    assert never_materialized_state(watched_since=started, now=started + timedelta(minutes=3), **windows) == "WARN"
+    assert never_materialized_state(watched_since=started, now=started + timedelta(minutes=10), **windows) == "FAIL"
+    # Nothing running targets it: nobody promised it, it stays UNKNOWN.
+    assert never_materialized_state(watched_since=None, now=started + timedelta(days=9), **windows) == "UNKNOWN"
