@@ -26,14 +26,45 @@ def build(app: cdk.App) -> OpsPlatformStack:
     stage = app.node.try_get_context("stage")
     if not stage:
         raise SystemExit("Pass the stage: npx aws-cdk synth -c stage=dev|staging|prod")
-    context = {key: app.node.try_get_context(key) for key in (
-        "region", "max_azs", "nat_gateways", "webserver_cpu", "webserver_memory", "daemon_cpu", "daemon_memory",
-        "code_server_cpu", "code_server_memory", "endpoint_cpu", "endpoint_memory", "desk_cpu", "desk_memory",
-        "run_cpu", "run_memory", "run_ephemeral_gib", "webserver_min", "webserver_max", "endpoint_min",
-        "endpoint_max", "db_instance_class", "db_allocated_gib", "db_max_allocated_gib", "db_multi_az",
-        "db_backup_days", "deletion_protection", "redis_node_type", "redis_replicas", "log_retention_days",
-        "compute_log_days", "certificate_arn", "ingress_cidr", "billing_threshold_usd", "container_insights",
-    )}
+    context = {
+        key: app.node.try_get_context(key)
+        for key in (
+            "region",
+            "max_azs",
+            "nat_gateways",
+            "webserver_cpu",
+            "webserver_memory",
+            "daemon_cpu",
+            "daemon_memory",
+            "code_server_cpu",
+            "code_server_memory",
+            "endpoint_cpu",
+            "endpoint_memory",
+            "desk_cpu",
+            "desk_memory",
+            "run_cpu",
+            "run_memory",
+            "run_ephemeral_gib",
+            "webserver_min",
+            "webserver_max",
+            "endpoint_min",
+            "endpoint_max",
+            "db_instance_class",
+            "db_allocated_gib",
+            "db_max_allocated_gib",
+            "db_multi_az",
+            "db_backup_days",
+            "deletion_protection",
+            "redis_node_type",
+            "redis_replicas",
+            "log_retention_days",
+            "compute_log_days",
+            "certificate_arn",
+            "ingress_cidr",
+            "billing_threshold_usd",
+            "container_insights",
+        )
+    }
     try:
         config = stage_config(stage, context)
     except ValueError as exc:

@@ -88,7 +88,9 @@ SOURCE_INDEX = "source_key-index"
 URL_UNSAFE = " %+~`#$&*()|[]{}:;<>?!'/@\"\\=,^"
 
 # Read-only Python health probes (the image has no curl).
-HTTP_PROBE = "import sys,urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=4); sys.exit(0)"
+HTTP_PROBE = (
+    "import sys,urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=4); sys.exit(0)"
+)
 
 
 _RETENTION = {
@@ -335,10 +337,18 @@ class OpsPlatformStack(Stack):
         for peer, why in ((self.webserver_sg, "webserver"), (self.workers_sg, "daemon")):
             self.code_sg.add_ingress_rule(peer, ec2.Port.tcp(CODE_SERVER_PORT), f"gRPC from the {why}")
         # Dagster's storage: webserver, daemon/runs and the code server (inline runs write events).
-        for peer, why in ((self.webserver_sg, "webserver"), (self.workers_sg, "daemon and runs"), (self.code_sg, "code server")):
+        for peer, why in (
+            (self.webserver_sg, "webserver"),
+            (self.workers_sg, "daemon and runs"),
+            (self.code_sg, "code server"),
+        ):
             self.db_sg.add_ingress_rule(peer, ec2.Port.tcp(5432), f"PostgreSQL from the {why}")
         # Redis: the desk service and the desk jobs (run tasks and inline runs on the code server).
-        for peer, why in ((self.desk_sg, "desk service"), (self.workers_sg, "run tasks"), (self.code_sg, "inline runs")):
+        for peer, why in (
+            (self.desk_sg, "desk service"),
+            (self.workers_sg, "run tasks"),
+            (self.code_sg, "inline runs"),
+        ):
             self.redis_sg.add_ingress_rule(peer, ec2.Port.tcp(REDIS_PORT), f"Redis from the {why}")
 
     # ------------------------------------------------------------------------------------------------ S3
@@ -431,7 +441,10 @@ class OpsPlatformStack(Stack):
                 s3.NotificationKeyFilter(prefix=prefix),
             )
         # CDK's notification resource and handler carry a DependsOn next to the GetAtt that already orders them.
-        for path in ("Data/Notifications/Resource", "BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Resource"):
+        for path in (
+            "Data/Notifications/Resource",
+            "BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Resource",
+        ):
             resource = self.node.try_find_child(path.split("/")[0])
             for part in path.split("/")[1:]:
                 resource = resource.node.try_find_child(part) if resource else None
@@ -480,7 +493,7 @@ class OpsPlatformStack(Stack):
             self,
             "RedisAuthSecret",
             secret_name=f"{self.prefix}/redis",
-            description="Redis AUTH token (ElastiCache): {\"auth_token\": ...}",
+            description='Redis AUTH token (ElastiCache): {"auth_token": ...}',
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template="{}",
                 generate_string_key="auth_token",
@@ -631,7 +644,9 @@ class OpsPlatformStack(Stack):
 
     # ------------------------------------------------------------------------------------------------ IAM helpers
 
-    def _s3_statements(self, bucket: s3.IBucket, prefixes: tuple[str, ...], *, write: bool) -> list[iam.PolicyStatement]:
+    def _s3_statements(
+        self, bucket: s3.IBucket, prefixes: tuple[str, ...], *, write: bool
+    ) -> list[iam.PolicyStatement]:
         objects = [bucket.arn_for_objects(f"{p}*") for p in prefixes]
         statements = [
             iam.PolicyStatement(actions=["s3:GetObject"], resources=objects),
@@ -657,9 +672,7 @@ class OpsPlatformStack(Stack):
             iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]),
             iam.PolicyStatement(
                 actions=["ssm:GetParameter"],
-                resources=[
-                    f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{ALPHA_VANTAGE_PARAMETER}"
-                ],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{ALPHA_VANTAGE_PARAMETER}"],
             ),
             # The SecureString's default key (aws/ssm): decrypt through SSM only.
             iam.PolicyStatement(
@@ -724,7 +737,10 @@ class OpsPlatformStack(Stack):
                     max_image_age=Duration.days(7),
                 ),
                 ecr.LifecycleRule(
-                    rule_priority=2, description="keep the newest 30 images", tag_status=ecr.TagStatus.ANY, max_image_count=30
+                    rule_priority=2,
+                    description="keep the newest 30 images",
+                    tag_status=ecr.TagStatus.ANY,
+                    max_image_count=30,
                 ),
             ],
         )
@@ -749,9 +765,7 @@ class OpsPlatformStack(Stack):
         code_role = self._task_role("CodeServer", self._pipeline_statements())
         code_exec = self._execution_role("CodeServer")
         daemon_role = self._task_role("Daemon", [])
-        webserver_role = self._task_role(
-            "Webserver", self._s3_statements(self.compute_logs, ("",), write=False)
-        )
+        webserver_role = self._task_role("Webserver", self._s3_statements(self.compute_logs, ("",), write=False))
         endpoint_role = self._task_role(
             "Endpoint", self._s3_statements(self.data_bucket, (FORECASTING_PREFIX,), write=False)
         )
@@ -792,7 +806,11 @@ class OpsPlatformStack(Stack):
                 iam.PolicyStatement(actions=["ecs:DescribeTasks", "ecs:StopTask"], resources=[task_arn]),
                 # Read-only calls that IAM cannot scope to a resource.
                 iam.PolicyStatement(
-                    actions=["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces", "secretsmanager:ListSecrets"],
+                    actions=[
+                        "ecs:DescribeTaskDefinition",
+                        "ec2:DescribeNetworkInterfaces",
+                        "secretsmanager:ListSecrets",
+                    ],
                     resources=["*"],
                 ),
             ]
@@ -1158,7 +1176,11 @@ class OpsPlatformStack(Stack):
                 "No certificate_arn: the ALB serves plain HTTP. Pass -c certificate_arn=<ACM ARN> for HTTPS.",
             )
             listener = self.alb.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, default_target_groups=[webserver_tg], open=False
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_target_groups=[webserver_tg],
+                open=False,
             )
             self.url = f"http://{self.alb.load_balancer_dns_name}"
         listener.add_target_groups(
@@ -1203,7 +1225,9 @@ class OpsPlatformStack(Stack):
             )
         alarms: list[cw.Alarm] = []
 
-        def alarm(name: str, metric: cw.IMetric, threshold: float, op: cw.ComparisonOperator, desc: str, **kw: object) -> cw.Alarm:
+        def alarm(
+            name: str, metric: cw.IMetric, threshold: float, op: cw.ComparisonOperator, desc: str, **kw: object
+        ) -> cw.Alarm:
             a = cw.Alarm(
                 self,
                 name,
@@ -1224,7 +1248,13 @@ class OpsPlatformStack(Stack):
         gt = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         lt = cw.ComparisonOperator.LESS_THAN_THRESHOLD
         alarm("failed-runs", failed_runs, 1, gte, "A Dagster run failed (RUN_FAILURE in the run or code-server log).")
-        for svc in (self.webserver_service, self.daemon_service, self.code_service, self.endpoint_service, self.desk_service):
+        for svc in (
+            self.webserver_service,
+            self.daemon_service,
+            self.code_service,
+            self.endpoint_service,
+            self.desk_service,
+        ):
             running = cw.Metric(
                 namespace="ECS/ContainerInsights",
                 metric_name="RunningTaskCount",
@@ -1257,7 +1287,14 @@ class OpsPlatformStack(Stack):
             lt,
             "RDS free storage below 2 GiB (autoscaling storage has reached its maximum?).",
         )
-        alarm("rds-cpu", self.db.metric_cpu_utilization(period=Duration.minutes(5)), 80, gt, "RDS CPU above 80 %.", periods=3)
+        alarm(
+            "rds-cpu",
+            self.db.metric_cpu_utilization(period=Duration.minutes(5)),
+            80,
+            gt,
+            "RDS CPU above 80 %.",
+            periods=3,
+        )
         alarm(
             "desk-queue-age",
             self.desk_queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(1), statistic="Maximum"),
@@ -1268,7 +1305,9 @@ class OpsPlatformStack(Stack):
         )
         alarm(
             "desk-dead-letters",
-            self.desk_dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            self.desk_dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
             1,
             gte,
             "A desk notification failed 10 receives and went to the dead-letter queue.",
@@ -1337,7 +1376,13 @@ class OpsPlatformStack(Stack):
         )
 
     def _services(self) -> list[_Service]:
-        return [self.webserver_service, self.daemon_service, self.code_service, self.endpoint_service, self.desk_service]
+        return [
+            self.webserver_service,
+            self.daemon_service,
+            self.code_service,
+            self.endpoint_service,
+            self.desk_service,
+        ]
 
     # ------------------------------------------------------------------------------------------------ outputs
 

@@ -190,7 +190,9 @@ def test_postgres_is_15_private_encrypted_backed_up(templates, synthesized, stag
 
 def test_central_store_url_secret_holds_only_a_reference(dev):
     _, secret = _one(
-        dev, "AWS::SecretsManager::Secret", lambda r: r["Properties"].get("Name") == "ops-platform-dev/central-store-url"
+        dev,
+        "AWS::SecretsManager::Secret",
+        lambda r: r["Properties"].get("Name") == "ops-platform-dev/central-store-url",
     )
     parts = secret["Properties"]["SecretString"]["Fn::Join"][1]
     text = json.dumps(parts)
@@ -204,8 +206,10 @@ def test_no_secret_value_is_written_into_the_template(synthesized, stage):
     s = synthesized[stage]
     for name, secret in s.resources("AWS::SecretsManager::Secret").items():
         props = secret["Properties"]
-        assert "GenerateSecretString" in props or "resolve:secretsmanager" in json.dumps(props.get("SecretString")) or (
-            "SecretString" not in props
+        assert (
+            "GenerateSecretString" in props
+            or "resolve:secretsmanager" in json.dumps(props.get("SecretString"))
+            or ("SecretString" not in props)
         ), name
     # The Alpha Vantage key: referenced by IAM, never created (CloudFormation cannot create a SecureString).
     assert not s.resources("AWS::SSM::Parameter")
@@ -454,9 +458,7 @@ def test_code_server_is_discoverable_and_singletons_never_double(dev, templates)
         "AWS::ServiceDiscovery::Service",
         {"Name": "code-server", "DnsConfig": Match.object_like({"DnsRecords": [{"TTL": 10, "Type": "A"}]})},
     )
-    templates["dev"].has_resource_properties(
-        "AWS::ServiceDiscovery::PrivateDnsNamespace", {"Name": "ops-dev.local"}
-    )
+    templates["dev"].has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {"Name": "ops-dev.local"})
     for name in ("daemon", "desk"):
         config = services[f"ops-platform-dev-{name}"]["DeploymentConfiguration"]
         assert (config["MaximumPercent"], config["MinimumHealthyPercent"]) == (100, 0)
