@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aws_cdk as cdk
-
 from ops_infra.config import stage_config
 from ops_infra.stack import OpsPlatformStack
 

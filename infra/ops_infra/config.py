@@ -60,7 +60,7 @@ class StageConfig:
     # Who may reach the ALB. Dagster's webserver has no login of its own: narrow this to the office / VPN.
     ingress_cidr: str = "0.0.0.0/0"
     # Billing alarm threshold (USD, month to date); the metric exists in us-east-1 only.
-    billing_threshold_usd: int = 200
+    billing_threshold_usd: int = 300
     container_insights: bool = True
 
 
@@ -71,7 +71,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "redis_node_type": "cache.t4g.small",
         "log_retention_days": 30,
         "compute_log_days": 60,
-        "billing_threshold_usd": 400,
+        "billing_threshold_usd": 350,
     },
     "prod": {
         "nat_gateways": 2,
@@ -79,7 +79,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "webserver_max": 4,
         "endpoint_min": 2,
         "endpoint_max": 6,
-        "db_instance_class": "m7g.large",
+        "db_instance_class": "t4g.medium",
         "db_allocated_gib": 50,
         "db_max_allocated_gib": 500,
         "db_multi_az": True,
@@ -89,7 +89,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "redis_replicas": 1,
         "log_retention_days": 90,
         "compute_log_days": 90,
-        "billing_threshold_usd": 1000,
+        "billing_threshold_usd": 600,
     },
 }
 

@@ -225,6 +225,7 @@ class OpsPlatformStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN if self.prod else RemovalPolicy.DESTROY,
         )
+        logs_arn = f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogs",
@@ -238,11 +239,7 @@ class OpsPlatformStack(Stack):
                     "kms:DescribeKey",
                 ],
                 resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": logs_arn}},
             )
         )
         self.key.add_to_resource_policy(
@@ -486,6 +483,7 @@ class OpsPlatformStack(Stack):
             self,
             "TtApiSecret",
             secret_name=f"{self.prefix}/tt-api",
+            encryption_key=self.key,
             description='TT REST API credentials: put {"api_key": ..., "api_secret": ...} after the first deploy.',
             removal_policy=RemovalPolicy.RETAIN if self.prod else RemovalPolicy.DESTROY,
         )
@@ -493,6 +491,7 @@ class OpsPlatformStack(Stack):
             self,
             "RedisAuthSecret",
             secret_name=f"{self.prefix}/redis",
+            encryption_key=self.key,
             description='Redis AUTH token (ElastiCache): {"auth_token": ...}',
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template="{}",
@@ -529,6 +528,7 @@ class OpsPlatformStack(Stack):
             # The name RDS writes its exported log to; created here so that it has a retention.
             log_group_name=f"/aws/rds/instance/{instance_id}/postgresql",
             retention=_retention(cfg.log_retention_days),
+            encryption_key=self.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.db = rds.DatabaseInstance(
@@ -541,7 +541,10 @@ class OpsPlatformStack(Stack):
             vpc_subnets=self.data_subnets,
             security_groups=[self.db_sg],
             credentials=rds.Credentials.from_generated_secret(
-                PG_USER, secret_name=f"{self.prefix}/postgres", exclude_characters=URL_UNSAFE
+                PG_USER,
+                secret_name=f"{self.prefix}/postgres",
+                exclude_characters=URL_UNSAFE,
+                encryption_key=self.key,
             ),
             database_name=DAGSTER_DB,
             parameter_group=parameters,
@@ -561,6 +564,7 @@ class OpsPlatformStack(Stack):
             iam_authentication=True,
             cloudwatch_logs_exports=["postgresql"],
             enable_performance_insights=self.prod,
+            monitoring_interval=Duration.seconds(60),
         )
         self.db.node.add_dependency(db_logs)
         self.db_secret = self.db.secret
@@ -584,6 +588,7 @@ class OpsPlatformStack(Stack):
             self,
             "CentralStoreUrl",
             secret_name=f"{self.prefix}/central-store-url",
+            encryption_key=self.key,
             description="OPS_CENTRAL_STORE_URL (SQLAlchemy URL with the RDS password)",
             secret_string_value=SecretValue.unsafe_plain_text(url),
             removal_policy=RemovalPolicy.DESTROY,
@@ -604,6 +609,7 @@ class OpsPlatformStack(Stack):
             "RedisSlowLog",
             log_group_name=f"/elasticache/{self.prefix}/slow-log",
             retention=_retention(cfg.log_retention_days),
+            encryption_key=self.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         replicas = cfg.redis_replicas
@@ -738,9 +744,9 @@ class OpsPlatformStack(Stack):
                 ),
                 ecr.LifecycleRule(
                     rule_priority=2,
-                    description="keep the newest 30 images",
+                    description="keep the newest 10 images",
                     tag_status=ecr.TagStatus.ANY,
-                    max_image_count=30,
+                    max_image_count=10,
                 ),
             ],
         )
@@ -1190,11 +1196,17 @@ class OpsPlatformStack(Stack):
             target_groups=[endpoint_tg],
         )
 
-        # Autoscaling where a service serves requests.
-        for svc, tg, low, high in (
-            (self.webserver_service, webserver_tg, cfg.webserver_min, cfg.webserver_max),
-            (self.endpoint_service, endpoint_tg, cfg.endpoint_min, cfg.endpoint_max),
-        ):
+        # Autoscaling where a service serves requests (not in the bootstrap deploy: it would start tasks before an
+        # image exists).
+        scaled = (
+            ()
+            if self.bootstrap
+            else (
+                (self.webserver_service, webserver_tg, cfg.webserver_min, cfg.webserver_max),
+                (self.endpoint_service, endpoint_tg, cfg.endpoint_min, cfg.endpoint_max),
+            )
+        )
+        for svc, tg, low, high in scaled:
             scaling = svc.service.auto_scale_task_count(min_capacity=low, max_capacity=high)
             scaling.scale_on_cpu_utilization(
                 f"{svc.name}-cpu", target_utilization_percent=60, scale_in_cooldown=Duration.minutes(5)

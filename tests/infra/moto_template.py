@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
 MOTO_UNREADABLE = {
     # moto 5.2 reads KMS key tags as TagKey/TagValue (the API's shape), not CloudFormation's Key/Value.
     "AWS::KMS::Key": ("Tags",),

@@ -123,7 +123,8 @@ def test_created_resources_have_the_template_settings(deployed, aws_env):
     )
     logs = _client("logs", aws_env)
     groups = logs.describe_log_groups(logGroupNamePrefix="/ecs/ops-platform-dev/")["logGroups"]
-    assert len(groups) == 7 and {g["retentionInDays"] for g in groups} == {14}
+    assert len(groups) == 7
+    assert {g["retentionInDays"] for g in groups} == {14}
     ecr = _client("ecr", aws_env)
     [repo] = ecr.describe_repositories(repositoryNames=[outputs["EcrRepositoryName"]])["repositories"]
     assert repo["imageTagMutability"] == "IMMUTABLE"
@@ -136,7 +137,7 @@ def test_created_resources_have_the_template_settings(deployed, aws_env):
 
 
 def cfn_lifecycle_to_api(rules: list[dict[str, Any]]) -> dict[str, Any]:
-    """A bucket's CloudFormation LifecycleConfiguration rules in the S3 API's shape (put-bucket-lifecycle-configuration)."""
+    """A bucket's CloudFormation lifecycle rules in the S3 API's shape (put-bucket-lifecycle-configuration)."""
     out = []
     for rule in rules:
         api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
@@ -228,7 +229,9 @@ def test_seed_000_checklist_with_the_aws_cli(deployed, data_bucket, aws_env, tmp
     # "S3 lifecycle policy deletes old artifacts after 30 days"
     lifecycle = aws(aws_env, "s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket)
     ttm = [r for r in lifecycle["Rules"] if r.get("Filter", {}).get("Prefix", r.get("Prefix")) == "ttm-artifacts/"]
-    assert len(ttm) == 1 and ttm[0]["Expiration"]["Days"] == 30 and ttm[0]["Status"] == "Enabled"
+    assert len(ttm) == 1
+    assert ttm[0]["Expiration"]["Days"] == 30
+    assert ttm[0]["Status"] == "Enabled"
 
     # "SNS notification received with correct status": the platform's notifier publishes to the stack's topic;
     # an SQS subscriber (moto sends no e-mail) receives the subject and body.
@@ -273,7 +276,8 @@ def test_seed_000_checklist_with_the_aws_cli(deployed, data_bucket, aws_env, tmp
         "checklist-key",
     )
     read = aws(aws_env, "ssm", "get-parameter", "--name", "/avpipeline/alpha-vantage-api-key", "--with-decryption")
-    assert read["Parameter"]["Type"] == "SecureString" and read["Parameter"]["Value"] == "checklist-key"
+    assert read["Parameter"]["Type"] == "SecureString"
+    assert read["Parameter"]["Value"] == "checklist-key"
     reader = SsmSecrets(region_name="us-east-1", endpoint_url=aws_env["AWS_ENDPOINT_URL"])
     assert reader.get("alpha-vantage-api-key") == "checklist-key"
 

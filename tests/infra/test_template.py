@@ -147,7 +147,8 @@ def test_services_run_in_private_subnets_without_public_ips(synthesized, stage):
         vpc = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert vpc["AssignPublicIp"] == "DISABLED"
         subnets = {x["Ref"] for x in vpc["Subnets"]}
-        assert not subnets & public and not subnets & _isolated_subnets(s)
+        assert not subnets & public
+        assert not subnets & _isolated_subnets(s)
 
 
 def test_vpc_flow_logs_and_gateway_endpoints(templates):
@@ -196,7 +197,8 @@ def test_central_store_url_secret_holds_only_a_reference(dev):
     )
     parts = secret["Properties"]["SecretString"]["Fn::Join"][1]
     text = json.dumps(parts)
-    assert "{{resolve:secretsmanager:" in text and ":SecretString:password::}}" in text
+    assert "{{resolve:secretsmanager:" in text
+    assert ":SecretString:password::}}" in text
     assert parts[0].startswith("postgresql+psycopg2://dagster:{{resolve:secretsmanager:")
     assert parts[-1] == "/ops?sslmode=require"
 
@@ -419,7 +421,9 @@ def test_commands_and_health_checks(dev):
     assert containers["desk"]["Command"] == ["python", "scripts/desk_service.py"]
     for name, path in (("webserver", "3000/server_info"), ("forecast-endpoint", "8080/health")):
         check = containers[name]["HealthCheck"]["Command"]
-        assert check[:3] == ["CMD", "python", "-c"] and f"127.0.0.1:{path}" in check[3] and "curl" not in check[3]
+        assert check[:3] == ["CMD", "python", "-c"]
+        assert f"127.0.0.1:{path}" in check[3]
+        assert "curl" not in check[3]
     desk_env = {e["Name"]: e["Value"] for e in containers["desk"]["Environment"]}
     queue_id, _ = _one(dev, "AWS::SQS::Queue", lambda q: "RedrivePolicy" in q["Properties"])
     assert desk_env["OPS_DESK_QUEUE_URL"] == {"Ref": queue_id}
@@ -582,7 +586,8 @@ def test_least_privilege_per_role(dev):
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:BatchWriteItem"} <= desk
     assert "ssm:GetParameter" not in desk
     ssm = [st for _, st in _statements(dev) if st["Action"] == "ssm:GetParameter"]
-    assert ssm and all("parameter/avpipeline/alpha-vantage-api-key" in json.dumps(st["Resource"]) for st in ssm)
+    assert ssm
+    assert all("parameter/avpipeline/alpha-vantage-api-key" in json.dumps(st["Resource"]) for st in ssm)
 
 
 # ------------------------------------------------------------------------------------------------ monitoring
@@ -650,3 +655,20 @@ def test_stage_config_rejects_unknown_stage_and_bad_values():
 def test_cdk_out_is_ignored_by_git():
     result = subprocess.run(["git", "check-ignore", "-q", "infra/cdk.out/x.json"], cwd=REPO)
     assert result.returncode == 0
+
+
+def test_bootstrap_starts_no_task(tmp_path):
+    """``-c bootstrap=true`` (the first deploy, before an image exists): every service at 0, nothing scales them up."""
+    from tests.infra.conftest import synthesize
+
+    s = synthesize("dev", tmp_path, {"bootstrap": "true", "image_tag": "abc1234"})
+    services = s.resources("AWS::ECS::Service")
+    assert len(services) == 5
+    assert {svc["Properties"]["DesiredCount"] for svc in services.values()} == {0}
+    assert not s.resources("AWS::ApplicationAutoScaling::ScalableTarget")
+    # The infrastructure the image push and the database-init task need is all there.
+    assert s.resources("AWS::ECR::Repository")
+    assert s.resources("AWS::RDS::DBInstance")
+    assert {"EcrRepositoryName", "DbInitTaskDefinitionArn", "AppSubnetIds", "WorkersSecurityGroupId"} <= set(
+        s.template["Outputs"]
+    )
