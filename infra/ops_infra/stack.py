@@ -812,11 +812,8 @@ class OpsPlatformStack(Stack):
                 iam.PolicyStatement(actions=["ecs:DescribeTasks", "ecs:StopTask"], resources=[task_arn]),
                 # Read-only calls that IAM cannot scope to a resource.
                 iam.PolicyStatement(
-                    actions=[
-                        "ecs:DescribeTaskDefinition",
-                        "ec2:DescribeNetworkInterfaces",
-                        "secretsmanager:ListSecrets",
-                    ],
+                    # (infra/dagster.yaml sets secrets_tag: null, so no secretsmanager:ListSecrets.)
+                    actions=["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces"],
                     resources=["*"],
                 ),
             ]
@@ -836,9 +833,10 @@ class OpsPlatformStack(Stack):
                 ]
             return statements
 
+        # With the QueuedRunCoordinator every launch happens in the daemon (EcsRunLauncher copies the daemon task's
+        # network configuration); the webserver only stops runs.
         for statement in launcher_statements(launch=True):
             daemon_role.add_to_policy(statement)
-            code_role.add_to_policy(statement)
         for statement in launcher_statements(launch=False):
             webserver_role.add_to_policy(statement)
 

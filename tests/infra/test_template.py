@@ -531,7 +531,6 @@ def test_https_with_certificate_redirects_http(prod, templates):
 READ_ONLY_ANY_RESOURCE = {
     "ecs:DescribeTaskDefinition",
     "ec2:DescribeNetworkInterfaces",
-    "secretsmanager:ListSecrets",
     "ecr:GetAuthorizationToken",
 }
 
@@ -578,6 +577,8 @@ def test_least_privilege_per_role(dev):
     assert _policy_actions(dev, "EndpointTaskRole") == {"s3:GetObject", "s3:ListBucket"}
     assert "ecs:RunTask" in _policy_actions(dev, "DaemonTaskRole")
     assert "ecs:RunTask" not in _policy_actions(dev, "WebserverTaskRole")
+    assert "ecs:StopTask" in _policy_actions(dev, "WebserverTaskRole")
+    assert not {"ecs:RunTask", "iam:PassRole"} & _policy_actions(dev, "CodeServerTaskRole")
     assert not {"s3:PutObject", "dynamodb:PutItem"} & _policy_actions(dev, "WebserverTaskRole")
     run = _policy_actions(dev, "RunTaskRole")
     assert {"ssm:GetParameter", "sns:Publish", "s3:PutObject", "dynamodb:BatchWriteItem"} <= run
