@@ -9,6 +9,7 @@ from it. An inline run is executed by a real code-location gRPC server, without 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,13 +22,16 @@ import boto3
 import dagster as dg
 import pytest
 from dagster._core.errors import DagsterUserCodeUnreachableError
+from dagster._core.events import RunFailureReason
 from dagster._core.launcher.base import WorkerStatus
 from dagster._core.remote_representation.code_location import CodeLocation
 from dagster._core.remote_representation.external import RemoteJob
-from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._core.storage.tags import GRPC_INFO_TAG, PARENT_RUN_ID_TAG, RUN_FAILURE_REASON_TAG
 from dagster._core.test_utils import create_run_for_test
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import consume_new_runs_for_automatic_reexecution
+from dagster._daemon.monitoring import run_monitoring
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import deserialize_value
 
@@ -152,7 +156,7 @@ def production_instance(
 
 
 @pytest.fixture
-def code_location(production_instance: dg.DagsterInstance) -> Iterator[tuple[Any, CodeLocation]]:
+def code_location(production_instance: dg.DagsterInstance) -> Iterator[tuple[Any, CodeLocation, Any]]:
     """The ``ops_assets`` code location served by a gRPC server process, as the code-location service serves it."""
     target = ModuleTarget(
         module_name="ops_assets.definitions", attribute=None, working_directory=str(REPO), location_name=LOCATION
@@ -160,7 +164,7 @@ def code_location(production_instance: dg.DagsterInstance) -> Iterator[tuple[Any
     with WorkspaceProcessContext(production_instance, target) as context:
         workspace = context.create_request_context()
         location = workspace.get_code_location(LOCATION)
-        yield workspace, location
+        yield workspace, location, context
         # Stop the server before the test database is dropped (it would otherwise retry its connection).
         location.client.shutdown_server()
         deadline = time.monotonic() + 30
@@ -213,7 +217,7 @@ def test_the_production_instance_uses_the_routing_launcher_and_its_settings(
 )
 def test_an_ecs_run_reaches_ecs_with_its_size_command_and_tags(
     production_instance: dg.DagsterInstance,
-    code_location: tuple[Any, CodeLocation],
+    code_location: tuple[Any, CodeLocation, Any],
     ecs_world: dict[str, Any],
     job_name: str,
     cpu: str,
@@ -221,7 +225,7 @@ def test_an_ecs_run_reaches_ecs_with_its_size_command_and_tags(
     ephemeral: int | None,
 ) -> None:
     instance = production_instance
-    workspace, location = code_location
+    workspace, location, _ = code_location
     run = create_run(instance, location, job_name)
     instance.launch_run(run.run_id, workspace)
 
@@ -258,13 +262,13 @@ def test_an_ecs_run_reaches_ecs_with_its_size_command_and_tags(
 
 def test_an_inline_run_executes_on_the_code_server_without_ecs(
     production_instance: dg.DagsterInstance,
-    code_location: tuple[Any, CodeLocation],
+    code_location: tuple[Any, CodeLocation, Any],
     ecs_world: dict[str, Any],
     moto_server: str,
 ) -> None:
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name=REGION)
     instance = production_instance
-    workspace, location = code_location
+    workspace, location, _ = code_location
     run = create_run(instance, location, "desk_freshness_job")
     assert run.tags["ops/launch"] == "inline"
     instance.launch_run(run.run_id, workspace)
@@ -287,3 +291,37 @@ def test_an_inline_run_executes_on_the_code_server_without_ecs(
     assert listing.get("KeyCount", 0) > 0
     # Run monitoring must not fail a healthy inline run.
     assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+
+
+def test_a_run_stuck_in_starting_fails_at_the_start_timeout_and_is_retried(
+    production_instance: dg.DagsterInstance,
+    code_location: tuple[Any, CodeLocation, Any],
+    ecs_world: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    instance = production_instance
+    workspace, location, context = code_location
+    logger = logging.getLogger("test_run_launcher")
+    run = create_run(instance, location, "weekly_fundamentals_job")
+    instance.launch_run(run.run_id, workspace)
+    # moto's task never runs the worker, so the run stays STARTING, like a Fargate task that never comes up.
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTING
+    launched = instance.get_run_stats(run.run_id).launch_time
+
+    # The daemon's monitoring pass, with its clock moved past the launch.
+    monkeypatch.setattr(run_monitoring, "get_current_timestamp", lambda: launched + 599)
+    run_monitoring.monitor_starting_run(instance, instance.get_run_record_by_id(run.run_id), logger)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTING
+    monkeypatch.setattr(run_monitoring, "get_current_timestamp", lambda: launched + 601)
+    run_monitoring.monitor_starting_run(instance, instance.get_run_record_by_id(run.run_id), logger)
+    failed = instance.get_run_by_id(run.run_id)
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+    assert failed.tags[RUN_FAILURE_REASON_TAG] == RunFailureReason.START_TIMEOUT.value
+
+    # The run-retry daemon's pass: a re-execution is submitted to the queue, with the job's tags (so it goes to
+    # ECS again, with the same size).
+    list(consume_new_runs_for_automatic_reexecution(context, [instance.get_run_record_by_id(run.run_id)], logger))
+    [retry] = instance.get_runs(filters=dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}))
+    assert retry.status == dg.DagsterRunStatus.QUEUED
+    assert retry.tags["dagster/retry_number"] == "1"
+    assert (retry.tags["ops/launch"], retry.tags["ecs/cpu"], retry.tags["ecs/memory"]) == ("ecs", "2048", "4096")
