@@ -17,7 +17,7 @@ forecasting_daily_job = dg.define_asset_job(
     description="After the NYSE close: the session's prices and checks, features, the champion's forecasts, and "
     "the realised performance of earlier forecasts.",
     # Small and daily: the code-location service runs it.
-    tags={"ops/launch": "inline"},
+    tags={"ops/launch": "inline", "dagster/max_runtime": "3600"},
 )
 
 forecasting_training_job = dg.define_asset_job(
@@ -55,7 +55,8 @@ def rollback_champion(
 
 @dg.job(
     description="Operator action: roll the forecast champion back to the previous one (reason required).",
-    tags={"ops/launch": "inline"},
+    # Seconds of work. Never re-executed automatically: a second rollback would go back one more version.
+    tags={"ops/launch": "inline", "dagster/max_runtime": "600", "dagster/max_retries": "0"},
 )
 def forecast_rollback_job() -> None:
     rollback_champion()

@@ -49,6 +49,7 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
         "DAGSTER_PG_USER": pg_database["user"],
         "DAGSTER_PG_PASSWORD": pg_database["password"],
         "DAGSTER_PG_DB": pg_database["db_name"],
+        "DAGSTER_COMPUTE_LOGS_BUCKET": f"{bucket}-logs",
         "OPS_ALPHA_VANTAGE_REQUESTS_PER_MINUTE": "60000",
         "OPS_CENTRAL_STORE_URL": pg_url(pg_database),
         # Not polled here (no event-pipeline run in this module): in aws they must be configured all the same.
@@ -59,6 +60,7 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
     }
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=f"{bucket}-logs")
     sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
     topic = sns.create_topic(Name="financial-pipeline-notifications")["TopicArn"]
@@ -74,6 +76,7 @@ def aws_env(moto_server: str, pg_database: dict[str, str], tmp_path: Path, monke
     monkeypatch.delenv("ALPHA_VANTAGE_API_KEY", raising=False)
     return {
         "bucket": bucket,
+        "logs_bucket": f"{bucket}-logs",
         "s3": s3,
         "sqs": sqs,
         "queue_url": queue_url,
@@ -108,6 +111,9 @@ def test_weekly_run_on_aws_configuration(aws_env: dict, moto_server: str, monkey
         cur.execute("SELECT run_id, status FROM runs")
         runs = cur.fetchall()
     assert [status for _, status in runs] == ["SUCCESS"]
+    # The steps' stdout/stderr are in the compute-log bucket (S3ComputeLogManager of infra/dagster.yaml).
+    logs = aws_env["s3"].list_objects_v2(Bucket=aws_env["logs_bucket"], Prefix=f"compute-logs/storage/{runs[0][0]}/")
+    assert logs.get("KeyCount", 0) > 0
 
     # The success notification goes to SNS and is read back through the SQS subscription.
     instance = dg.DagsterInstance.get()
