@@ -38,16 +38,17 @@ import dagster as dg
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, PrivateAttr
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
 
+from resources.http import (
+    HTTPRequestError,
+    RetriesExhausted,
+    RetryPolicy,
+    SessionHolder,
+    call_with_retries,
+    check_transient_status,
+    get,
+    read_body,
+)
 from resources.secrets import SecretNotFoundError, SecretsResource
 
 logger = logging.getLogger(__name__)
@@ -192,13 +193,6 @@ class WorkingOrdersSource(dg.ConfigurableResource):
 # ------------------------------------------------------------------------------------------------- TT
 
 
-class _Retryable(Exception):
-    def __init__(self, what: str, http_status: int | None = None) -> None:
-        super().__init__(what)
-        self.what = what
-        self.http_status = http_status
-
-
 def _parse_orders(body: bytes) -> list[dict[str, Any]]:
     """The orders of a ``/v1/orders/working`` body: a JSON list (or ``{"orders": [...]}``) of objects, each with
     a non-empty ``order_id``. Raises ``ValueError`` saying what is wrong."""
@@ -249,7 +243,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
     user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent header.")
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _session: requests.Session | None = PrivateAttr(default=None)
+    _sessions: SessionHolder = PrivateAttr(default_factory=SessionHolder)
     _credentials: tuple[str, str] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------------------------- public API
@@ -269,34 +263,26 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         }
         attempts = 0
 
-        def attempt() -> WorkingOrdersAnswer:
+        def attempt(number: int) -> WorkingOrdersAnswer:
             nonlocal attempts
-            attempts += 1
-            return self._attempt(headers, attempts, (key, secret))
+            attempts = number
+            return self._attempt(headers, number, (key, secret))
 
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.max_attempts)) | stop_before_delay(self.deadline_seconds),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_initial_seconds,
-                max=self.backoff_max_seconds,
-                jitter=self.backoff_initial_seconds / 2,
-            ),
-            retry=retry_if_exception_type(_Retryable),
-            before_sleep=self._before_retry,
-            reraise=False,
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_initial_seconds=self.backoff_initial_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+            deadline_seconds=self.deadline_seconds,
         )
         failure: WorkingOrdersError | None = None
         try:
-            return retrying(attempt)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            what = last.what if isinstance(last, _Retryable) else "kept failing"
-            status = last.http_status if isinstance(last, _Retryable) else None
+            return call_with_retries(attempt, policy, name="TT working orders")
+        except RetriesExhausted as exc:
             failure = WorkingOrdersUnavailableError(
-                f"TT working orders unavailable: {what} ({attempts} attempt{'s' if attempts != 1 else ''} "
+                f"TT working orders unavailable: {exc.what} ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''} "
                 f"to {self.url}); the last good orders stay in place.",
-                http_status=status,
-                attempts=attempts,
+                http_status=exc.http_status,
+                attempts=exc.attempts,
             )
         except WorkingOrdersError as exc:
             failure = exc
@@ -306,10 +292,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
 
     def close(self) -> None:
         """Close the HTTP session (a later fetch opens a new one)."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        self._sessions.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
@@ -346,20 +329,6 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         if callable(forget):
             forget(self.credentials_secret_name)
 
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                self._session = requests.Session()
-            return self._session
-
-    def _before_retry(self, state: RetryCallState) -> None:
-        outcome = state.outcome
-        what = "failed"
-        if outcome is not None and isinstance(outcome.exception(), _Retryable):
-            what = outcome.exception().what  # type: ignore[union-attr]
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        logger.info("TT working orders %s (attempt %d); retrying in %.2f s", what, state.attempt_number, wait)
-
     def _snippet(self, text: str, credentials: tuple[str, str]) -> str:
         flat = " ".join(text.split())[:_SNIPPET_CHARS]
         for value in credentials:
@@ -367,21 +336,15 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         return flat
 
     def _attempt(self, headers: dict[str, str], attempts: int, credentials: tuple[str, str]) -> WorkingOrdersAnswer:
-        session = self._http()
-        response: requests.Response | None = None
-        failure: Exception | None = None
+        problem: str | None = None
         try:
-            response = session.get(self.url, headers=headers, timeout=self.timeout_seconds, stream=True)
-        except requests.Timeout:
-            failure = _Retryable(f"timed out (no answer within {self.timeout_seconds:g} s)")
-        except requests.ConnectionError:
-            failure = _Retryable("could not be reached (connection refused or dropped)")
-        except requests.RequestException as exc:  # invalid URL and the like: retrying will not help
-            failure = WorkingOrdersUnavailableError(
-                f"TT working orders could not be requested ({type(exc).__name__}): check base_url {self.base_url}."
+            response = get(
+                self._sessions.session(), self.url, headers=headers, timeout=self.timeout_seconds, stream=True
             )
-        if failure is not None or response is None:
-            raise failure or WorkingOrdersUnavailableError("TT working orders: no response")
+        except HTTPRequestError as exc:  # invalid URL and the like: retrying will not help
+            problem = f"TT working orders {exc.what}: check base_url {self.base_url}."
+        if problem is not None:
+            raise WorkingOrdersUnavailableError(problem)
         with response:
             code = response.status_code
             if code in (401, 403):
@@ -392,8 +355,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
                     "the last good orders stay in place.",
                     http_status=code,
                 )
-            if code >= 500:
-                raise _Retryable(f"answered HTTP {code}", code)
+            check_transient_status(response)
             if not 200 <= code < 300:
                 hint = {404: " (check base_url)", 429: " (throttled; the next snapshot tries again)"}.get(code, "")
                 body = self._snippet(self._peek(response), credentials)
@@ -402,7 +364,14 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
                     "last good orders stay in place.",
                     http_status=code,
                 )
-            raw = self._read_body(response, code)
+            raw = read_body(
+                response,
+                max_bytes=self.max_body_bytes,
+                timeout=self.timeout_seconds,
+                too_large=lambda limit: WorkingOrdersUnavailableError(
+                    f"TT working orders answered more than {limit} bytes; refused.", http_status=code
+                ),
+            )
             fetched_at = datetime.now(UTC)
         try:
             orders = _parse_orders(raw)
@@ -422,20 +391,3 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         except (requests.RequestException, StopIteration):
             return ""
         return head.decode("utf-8", "replace") if isinstance(head, bytes) else str(head)
-
-    def _read_body(self, response: requests.Response, code: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise WorkingOrdersUnavailableError(
-                        f"TT working orders answered more than {self.max_body_bytes} bytes; refused.", http_status=code
-                    )
-                chunks.append(chunk)
-        except requests.Timeout as exc:
-            raise _Retryable(f"timed out while sending its body (over {self.timeout_seconds:g} s)", code) from exc
-        except requests.RequestException as exc:
-            raise _Retryable(f"dropped the connection while sending its body ({type(exc).__name__})", code) from exc
-        return b"".join(chunks)
