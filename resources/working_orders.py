@@ -13,9 +13,8 @@ and when they were fetched) or raises:
 
 :class:`TTWorkingOrdersSource` is the TT implementation. The credentials come from one secret holding JSON
 ``{"api_key": ..., "api_secret": ...}`` (Secrets Manager ``dev/tt-api`` in AWS, as the seed creates it), read
-through any :class:`~resources.secrets.SecretsResource`; :class:`SecretsManagerSecrets` reads AWS Secrets
-Manager and :func:`read_json_secret` picks fields out of a JSON secret. (Both belong next to the other
-backends in ``resources/secrets.py``; they live here until that module takes them.) The key and secret travel
+through any :class:`~resources.secrets.SecretsResource` (in AWS :class:`~resources.secrets.SecretsManagerSecrets`;
+:func:`~resources.secrets.read_json_secret` picks the fields out of the JSON). The key and secret travel
 only in the ``X-API-KEY`` / ``X-API-SECRET`` headers: never in the URL, logs, errors or ``repr``.
 
 Retries are bounded in attempts *and* time (``deadline_seconds``) so that one snapshot always ends well inside
@@ -27,16 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import dagster as dg
 import requests
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, PrivateAttr
 
 from resources.http import (
@@ -49,7 +45,7 @@ from resources.http import (
     get,
     read_body,
 )
-from resources.secrets import SecretNotFoundError, SecretsResource
+from resources.secrets import SecretNotFoundError, SecretsResource, read_json_secret
 
 logger = logging.getLogger(__name__)
 
@@ -58,86 +54,6 @@ WORKING_ORDERS_PATH = "/v1/orders/working"
 DEFAULT_USER_AGENT = "ops-platform-desk-feed/0.1"
 REDACTED = "***"
 _SNIPPET_CHARS = 200
-
-
-# ------------------------------------------------------------------------------------------------- secrets
-
-
-class SecretsManagerSecrets(SecretsResource):
-    """AWS Secrets Manager: ``get("dev/tt-api")`` answers the secret's ``SecretString`` (JSON for the seed's).
-
-    Values are cached for ``cache_seconds`` (a rotated secret is picked up after that). Errors name the secret
-    and the region, never a value.
-    """
-
-    region_name: str = Field(default="us-east-1", description="Region of the secrets.")
-    endpoint_url: str | None = Field(default=None, description="Another endpoint (moto in tests).")
-    name_prefix: str = Field(default="", description="Prepended to every name (e.g. 'dev/').")
-    cache_seconds: float = Field(default=300, description="How long a value is reused before it is read again.")
-
-    _cache: dict[str, tuple[float, str]] = PrivateAttr(default_factory=dict)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    def secret_id(self, name: str) -> str:
-        return f"{self.name_prefix}{name}"
-
-    def get(self, name: str) -> str:
-        with self._lock:
-            cached = self._cache.get(name)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
-            return cached[1]
-        secret_id = self.secret_id(name)
-        client = boto3.client("secretsmanager", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
-        problem: str | None = None
-        value: str | None = None
-        try:
-            response = client.get_secret_value(SecretId=secret_id)
-            value = response.get("SecretString")
-            if value is None and response.get("SecretBinary") is not None:
-                value = bytes(response["SecretBinary"]).decode("utf-8")
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                problem = (
-                    f"Secrets Manager secret {secret_id} does not exist in {self.region_name}: create it with "
-                    f"`aws secretsmanager create-secret --name {secret_id} --secret-string '{{...}}'`."
-                )
-            else:
-                problem = f"Could not read Secrets Manager secret {secret_id}: {code or type(exc).__name__}."
-        except BotoCoreError as exc:
-            problem = f"Could not reach Secrets Manager to read {secret_id}: {type(exc).__name__}."
-        except UnicodeDecodeError:
-            problem = f"Secrets Manager secret {secret_id} is binary, not text."
-        if problem is not None or value is None:
-            raise SecretNotFoundError(problem or f"Secrets Manager secret {secret_id} has no value.")
-        with self._lock:
-            self._cache[name] = (time.monotonic(), value)
-        return value
-
-    def forget(self, name: str) -> None:
-        """Drop a cached value (the next ``get`` reads it again): after the service refused it."""
-        with self._lock:
-            self._cache.pop(name, None)
-
-
-def read_json_secret(secrets: SecretsResource, name: str, fields: Sequence[str]) -> dict[str, str]:
-    """The named fields of a secret holding a JSON object, e.g. ``{"api_key": ..., "api_secret": ...}``.
-
-    Raises :class:`~resources.secrets.SecretNotFoundError` when the secret is missing, is not a JSON object, or
-    lacks a field (or has it empty); the message names the secret and the fields, never a value.
-    """
-    raw = secrets.get(name)
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        shape = ", ".join(f'"{f}": "..."' for f in fields)
-        raise SecretNotFoundError(f"Secret '{name}' is not a JSON object; it must hold {{{shape}}}.")
-    missing = [f for f in fields if not isinstance(parsed.get(f), str) or not parsed[f].strip()]
-    if missing:
-        raise SecretNotFoundError(f"Secret '{name}' has no (or an empty) {', '.join(missing)}.")
-    return {f: parsed[f].strip() for f in fields}
 
 
 # ------------------------------------------------------------------------------------------------- answers

@@ -21,14 +21,12 @@ from resources.sample_sources.tt_orders import (
     sample_order_history,
     sample_orders_at,
 )
-from resources.secrets import SecretNotFoundError, StaticSecrets
+from resources.secrets import SecretsManagerSecrets, StaticSecrets
 from resources.working_orders import (
-    SecretsManagerSecrets,
     TTWorkingOrdersSource,
     WorkingOrdersAuthError,
     WorkingOrdersSource,
     WorkingOrdersUnavailableError,
-    read_json_secret,
 )
 from tests.conftest import free_port
 
@@ -207,13 +205,6 @@ def test_a_missing_or_malformed_secret_is_an_auth_error_naming_it(server: TTOrde
     with pytest.raises(WorkingOrdersAuthError, match="no \\(or an empty\\) api_secret"):
         half.fetch()
     assert server.requests == []  # nothing was sent without credentials
-
-
-def test_read_json_secret_fields() -> None:
-    secrets = StaticSecrets(values={"s": json.dumps({"a": " 1 ", "b": "2", "c": 3})})
-    assert read_json_secret(secrets, "s", ("a", "b")) == {"a": "1", "b": "2"}
-    with pytest.raises(SecretNotFoundError, match="c"):
-        read_json_secret(secrets, "s", ("a", "c"))
 
 
 @mock_aws
