@@ -3,7 +3,12 @@
 :class:`TTOrdersSampleServer` answers the seed's shape, a JSON list of orders, each with an ``order_id``::
 
     [{"order_id": "100042", "instrument": "ZN", "side": "BUY", "qty": 10, "filled_qty": 3,
-      "price": 112.40625, "status": "PARTIALLY_FILLED", ...}, ...]
+      "price": 110.40625, "status": "PARTIALLY_FILLED", ...}, ...]
+
+Instruments are the sample Actant generator's (``resources.sample_sources.actant``): the futures ZN, ZF, ZB, ES
+and the ES and ZN options, spelled as its market-data files spell them (``ES 2026-12 C5900``), for the Chicago
+day the order was created, at prices a few ticks around that day's opening quote; so a dashboard joining working
+orders with ``actant:market:<instrument>`` finds every order's instrument.
 
 Orders are deterministic: order ``i`` of a given ``seed`` is always created at the same time, for the same
 instrument, side, size and price, and ends (filled or cancelled) at the same time, so the working set is a pure
@@ -26,21 +31,27 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from resources.sample_sources.actant import SAMPLE_ACCOUNTS, SAMPLE_TIMEZONE, sample_reference_quotes
 from resources.sample_sources.local_http import LocalHttpServer, QuietHTTPServer
 
 WORKING_ORDERS_PATH = "/v1/orders/working"
+_CHICAGO = ZoneInfo(SAMPLE_TIMEZONE)
 
 SAMPLE_TT_API_KEY = "sample-tt-api-key"
 SAMPLE_TT_API_SECRET = "sample-tt-api-secret"
 SAMPLE_TT_CREDENTIALS_JSON = json.dumps({"api_key": SAMPLE_TT_API_KEY, "api_secret": SAMPLE_TT_API_SECRET})
 """What the sample's credentials secret holds (the ``dev/tt-api`` shape)."""
 
-SAMPLE_TT_START = 1_705_329_000
-"""2024-01-15 14:30:00 UTC (08:30 in Chicago): the sample clock's default start, the seed's example day."""
+SAMPLE_TT_START = 1_795_185_000
+"""2026-11-20 14:30:00 UTC (08:30 in Chicago): the sample clock's default start, the Actant sample's default day
+(:data:`~resources.sample_sources.actant.SAMPLE_DESK_DAY`)."""
 
 ORDER_SPACING_SECONDS = 9
 """A new order every 9 s (plus up to 8 s of jitter): about 35 orders working at any time."""
@@ -57,16 +68,20 @@ class SampleInstrument:
     tick: float
 
 
-INSTRUMENTS: tuple[SampleInstrument, ...] = (
-    SampleInstrument("ZN", 112.5, 1 / 64),
-    SampleInstrument("ZF", 108.25, 1 / 128),
-    SampleInstrument("ZT", 102.75, 1 / 256),
-    SampleInstrument("ZB", 120.0, 1 / 32),
-    SampleInstrument("ES", 4800.0, 0.25),
-    SampleInstrument("ES 4800 C", 45.0, 0.05),
-    SampleInstrument("OZN 112.5 P", 0.5, 1 / 64),
-)
-ACCOUNTS = ("FRGM01", "FRGM02")
+@lru_cache(maxsize=32)
+def sample_tt_instruments(day: date) -> tuple[SampleInstrument, ...]:
+    """The instruments orders are placed in on ``day`` (Chicago): the Actant sample's, at its opening quotes."""
+    return tuple(
+        SampleInstrument(symbol, float(price), float(tick))
+        for symbol, (price, tick) in sample_reference_quotes(day).items()
+    )
+
+
+def _chicago_day(epoch: float) -> date:
+    return datetime.fromtimestamp(epoch, _CHICAGO).date()
+
+
+ACCOUNTS = SAMPLE_ACCOUNTS
 QUANTITIES = (1, 2, 5, 10, 20, 50)
 
 
@@ -110,12 +125,14 @@ class _Order:
 
 def _order(seed: int, start: int, index: int) -> _Order:
     rng = random.Random(f"tt-orders:{seed}:{index}")
-    instrument = rng.choice(INSTRUMENTS)
+    created_at = start - WARMUP_SECONDS + index * ORDER_SPACING_SECONDS + rng.randint(0, 8)
+    instrument = rng.choice(sample_tt_instruments(_chicago_day(created_at)))
     side = rng.choice(("BUY", "SELL"))
     ticks = rng.randint(1, 40)
     price = instrument.price - ticks * instrument.tick if side == "BUY" else instrument.price + ticks * instrument.tick
+    # An option bid never goes below one tick.
+    price = max(price, instrument.tick)
     qty = rng.choice(QUANTITIES)
-    created_at = start - WARMUP_SECONDS + index * ORDER_SPACING_SECONDS + rng.randint(0, 8)
     lifetime = rng.randint(MIN_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS)
     outcome = "FILLED" if rng.random() < 0.6 else "CANCELLED"
     filled_at_end = qty if outcome == "FILLED" else rng.randint(0, qty // 2)

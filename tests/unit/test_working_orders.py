@@ -230,3 +230,25 @@ def test_the_sample_defaults_work_together() -> None:
         answer = TTWorkingOrdersSource(base_url=srv.base_url, secrets=secrets).fetch()
         assert answer.orders == srv.orders_at()
     assert json.loads(SAMPLE_TT_CREDENTIALS_JSON) == {"api_key": SAMPLE_TT_API_KEY, "api_secret": SAMPLE_TT_API_SECRET}
+
+
+def test_sample_orders_name_the_actant_samples_instruments() -> None:
+    # A dashboard joins tt:orders:active with actant:market:<instrument>: every order's instrument must be one the
+    # Actant sample writes market data for that day, priced near that day's quotes.
+    from resources.sample_sources.actant import SAMPLE_DESK_DAY, sample_market_files, sample_reference_quotes
+
+    in_files = {
+        line.split(",")[0]
+        for _, body in sample_market_files(SAMPLE_DESK_DAY)
+        for line in body.decode().splitlines()[1:]
+    }
+    quotes = sample_reference_quotes(SAMPLE_DESK_DAY)
+    assert set(quotes) == in_files
+    seen: set[str] = set()
+    for t in range(SAMPLE_TT_START, SAMPLE_TT_START + 6 * 3600, 600):  # through the trading day
+        for order in sample_orders_at(t):
+            price, tick = quotes[order["instrument"]]
+            assert abs(order["price"] - float(price)) <= 40 * float(tick) + 1e-9, order
+            assert order["price"] > 0
+            seen.add(order["instrument"])
+    assert seen == in_files  # the futures and the ES/ZN options all get orders
