@@ -9,8 +9,9 @@ from datetime import date
 
 import dagster as dg
 
+from ops_assets.desk.checks import DAY_CHECK_SPECS, day_check_results
 from ops_assets.desk.partitions import desk_days
-from ops_assets.desk.reconcile import day_report, reconcile_day
+from ops_assets.desk.reconcile import reconcile_and_report
 from ops_assets.desk.settings import DeskSettings
 from ops_assets.freshness import DESK_DAILY
 from resources.cache import RedisCache
@@ -28,6 +29,7 @@ OWNERS = ["team:desk"]
     owners=OWNERS,
     kinds={"python", "redis", "csv"},
     freshness_policy=DESK_DAILY,
+    check_specs=DAY_CHECK_SPECS,
 )
 def desk_day_history(
     context: dg.AssetExecutionContext,
@@ -42,9 +44,10 @@ def desk_day_history(
     Any file of the day still at its landing key (the live consumer missed it, or Redis was down) is processed
     now: Redis, history, archive to `processed/`, or `quarantine/` with its reason and an alert. Every archived
     file of the day is replayed into the history (idempotent on the natural keys), so a backfill rebuilds a day.
+    Checked on the same pass: every file processed or quarantined, history rows equal to each file's rows.
     """
     day = date.fromisoformat(context.partition_key)
-    outcomes = reconcile_day(
+    outcomes, report = reconcile_and_report(
         day,
         objects=object_store,
         latest=desk_cache,
@@ -52,7 +55,6 @@ def desk_day_history(
         timezone=desk_settings.timezone,
         alert=notifier.publish,
     )
-    report = day_report(day, objects=object_store, history=desk_history, timezone=desk_settings.timezone)
     for outcome in outcomes:
         context.log.info(f"{outcome.key}: {outcome.outcome} {outcome.reason or ''}")
     return dg.MaterializeResult(
@@ -62,7 +64,8 @@ def desk_day_history(
             "quarantined": dg.MetadataValue.json(report.quarantined),
             "pending": dg.MetadataValue.json(report.pending),
             "reconciled_now": dg.MetadataValue.json({o.key: o.outcome for o in outcomes}),
-        }
+        },
+        check_results=day_check_results(report),
     )
 
 

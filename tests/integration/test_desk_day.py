@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,10 @@ import dagster as dg
 import pytest
 
 from ops_assets.desk.assets import desk_day_history
-from ops_assets.desk.checks import desk_checks, stale_keys
+from ops_assets.desk.checks import stale_keys
 from ops_assets.desk.files import processed_key, quarantine_key
 from ops_assets.desk.partitions import DESK_TIMEZONE
+from ops_assets.desk.reconcile import day_report
 from ops_assets.desk.sensors import desk_reconciliation_sensor
 from ops_assets.desk.settings import DeskSettings
 from resources.cache import RedisCache, RedisUnavailableError
@@ -70,9 +71,11 @@ def land_day(objects: LocalObjectStore) -> dict[str, list[str]]:
 def test_the_day_processes_what_was_missed_and_its_checks_pass(resources: dict, tmp_path: Path) -> None:
     keys = land_day(resources["object_store"])
 
-    result = dg.materialize([desk_day_history, *desk_checks[:2]], resources=resources, partition_key=DAY)
+    result = dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
 
     assert result.success
+    evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"every_file_handled", "history_matches_files"}  # evaluated inside the asset
     objects = resources["object_store"]
     for key in keys["market"] + keys["eod"] + keys["sod"]:
         assert objects.exists(processed_key(key))
@@ -86,10 +89,45 @@ def test_the_day_processes_what_was_missed_and_its_checks_pass(resources: dict, 
 
     # A replay of the day (a backfill) writes nothing new and still matches.
     rows = resources["desk_history"].count_for_source("market", keys["market"][0])
-    again = dg.materialize([desk_day_history, *desk_checks[:2]], resources=resources, partition_key=DAY)
+    again = dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
     assert again.success
     assert all(c.passed for c in again.get_asset_check_evaluations())
     assert resources["desk_history"].count_for_source("market", keys["market"][0]) == rows
+
+
+def test_the_day_reads_and_parses_each_file_once(resources: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The asset and its two checks share one report: every archived file is parsed once per run (by the replay),
+    # not again for the report and again for each check.
+    import ops_assets.desk.reconcile as reconcile
+
+    keys = land_day(resources["object_store"])
+    dg.materialize([desk_day_history], resources=resources, partition_key=DAY)  # archive everything first
+    parsed: list[str] = []
+    real_parse = reconcile.parse_file
+
+    def counting_parse(kind: object, data: bytes, **kwargs: object) -> object:
+        parsed.append(str(kind))
+        return real_parse(kind, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reconcile, "parse_file", counting_parse)
+    result = dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
+    assert result.success
+    assert len(parsed) == len(keys["market"]) + len(keys["eod"]) + len(keys["sod"])
+    assert len(result.get_asset_check_evaluations()) == 2
+
+
+def test_the_report_uses_the_replays_row_counts(resources: dict) -> None:
+    keys = land_day(resources["object_store"])
+    objects, history = resources["object_store"], resources["desk_history"]
+    dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
+    first = keys["market"][0]
+    day = date.fromisoformat(DAY)
+    honest = day_report(day, objects=objects, history=history)
+    assert honest.mismatched == {}
+    rows = honest.processed[first]
+    # Counts handed over are trusted (not re-parsed): a wrong one shows up as a mismatch of that file only.
+    told = day_report(day, objects=objects, history=history, file_rows={processed_key(first): rows + 1})
+    assert told.mismatched == {first: (rows + 1, rows)}
 
 
 def test_the_sensor_asks_for_a_run_when_a_file_waits_too_long(resources: dict, tmp_path: Path) -> None:
