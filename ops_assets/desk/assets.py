@@ -5,7 +5,7 @@ always-on desk service (`scripts/desk_service.py`), which calls the same plain f
 seconds to start. Dagster owns the rest: each day's history, replays, and the checks.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -45,6 +45,8 @@ def desk_day_history(
     now: Redis, history, archive to `processed/`, or `quarantine/` with its reason and an alert. Every archived
     file of the day is replayed into the history (idempotent on the natural keys), so a backfill rebuilds a day.
     Checked on the same pass: every file processed or quarantined, history rows equal to each file's rows.
+    Working-order snapshot rows past their 7-day expiry are deleted (the central store has no TTL; on DynamoDB the
+    table's TTL does it and this deletes nothing).
     """
     day = date.fromisoformat(context.partition_key)
     outcomes, report = reconcile_and_report(
@@ -55,6 +57,7 @@ def desk_day_history(
         timezone=desk_settings.timezone,
         alert=notifier.publish,
     )
+    pruned = desk_history.prune_expired(datetime.now(UTC))
     for outcome in outcomes:
         context.log.info(f"{outcome.key}: {outcome.outcome} {outcome.reason or ''}")
     return dg.MaterializeResult(
@@ -64,6 +67,7 @@ def desk_day_history(
             "quarantined": dg.MetadataValue.json(report.quarantined),
             "pending": dg.MetadataValue.json(report.pending),
             "reconciled_now": dg.MetadataValue.json({o.key: o.outcome for o in outcomes}),
+            "expired_order_rows_deleted": pruned,
         },
         check_results=day_check_results(report),
     )

@@ -116,6 +116,23 @@ def test_the_day_reads_and_parses_each_file_once(resources: dict, monkeypatch: p
     assert len(result.get_asset_check_evaluations()) == 2
 
 
+def test_the_day_deletes_expired_order_snapshot_rows(resources: dict) -> None:
+    from resources.desk_history import WorkingOrder
+
+    history = resources["desk_history"]
+    order = WorkingOrder(order_id="100001", instrument="ZN", side="BUY", qty=5, status="WORKING")
+    old = datetime.now(UTC) - timedelta(days=8)
+    recent = datetime.now(UTC) - timedelta(days=1)
+    history.write_order_snapshot([order], at=old, source_key="working-orders/old.json")
+    history.write_order_snapshot([order], at=recent, source_key="working-orders/recent.json")
+
+    result = dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
+    metadata = result.asset_materializations_for_node("desk_day_history")[0].metadata
+    assert metadata["expired_order_rows_deleted"].value == 1
+    assert history.count_for_source("orders", "working-orders/old.json") == 0
+    assert history.count_for_source("orders", "working-orders/recent.json") == 1
+
+
 def test_the_report_uses_the_replays_row_counts(resources: dict) -> None:
     keys = land_day(resources["object_store"])
     objects, history = resources["object_store"], resources["desk_history"]
