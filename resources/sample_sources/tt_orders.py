@@ -123,10 +123,10 @@ class _Order:
         }
 
 
-def _order(seed: int, start: int, index: int) -> _Order:
+def _order(seed: int, start: int, index: int, day: date | None = None) -> _Order:
     rng = random.Random(f"tt-orders:{seed}:{index}")
     created_at = start - WARMUP_SECONDS + index * ORDER_SPACING_SECONDS + rng.randint(0, 8)
-    instrument = rng.choice(sample_tt_instruments(_chicago_day(created_at)))
+    instrument = rng.choice(sample_tt_instruments(day or _chicago_day(created_at)))
     side = rng.choice(("BUY", "SELL"))
     ticks = rng.randint(1, 40)
     price = instrument.price - ticks * instrument.tick if side == "BUY" else instrument.price + ticks * instrument.tick
@@ -151,19 +151,26 @@ def _order(seed: int, start: int, index: int) -> _Order:
     )
 
 
-def sample_orders_at(t: float, *, seed: int = 0, start: int = SAMPLE_TT_START) -> list[dict[str, Any]]:
-    """The working orders at epoch ``t``, oldest first (what the server answers at that time)."""
+def sample_orders_at(
+    t: float, *, seed: int = 0, start: int = SAMPLE_TT_START, day: date | None = None
+) -> list[dict[str, Any]]:
+    """The working orders at epoch ``t``, oldest first (what the server answers at that time).
+
+    Instruments: those of the Actant sample on ``day``, else on the Chicago day each order was created.
+    """
     first = max(0, math.floor((t - start + WARMUP_SECONDS - MAX_LIFETIME_SECONDS - 8) / ORDER_SPACING_SECONDS))
     last = math.floor((t - start + WARMUP_SECONDS) / ORDER_SPACING_SECONDS)
-    orders = (_order(seed, start, i) for i in range(first, last + 1))
+    orders = (_order(seed, start, i, day) for i in range(first, last + 1))
     return [o.as_json(t) for o in orders if o.working_at(t)]
 
 
-def sample_order_history(t0: float, t1: float, *, seed: int = 0, start: int = SAMPLE_TT_START) -> dict[str, str]:
+def sample_order_history(
+    t0: float, t1: float, *, seed: int = 0, start: int = SAMPLE_TT_START, day: date | None = None
+) -> dict[str, str]:
     """``order_id`` -> ``"FILLED"`` / ``"CANCELLED"`` for the orders that end in ``[t0, t1)`` (test oracle)."""
     first = max(0, math.floor((t0 - start + WARMUP_SECONDS - MAX_LIFETIME_SECONDS - 8) / ORDER_SPACING_SECONDS))
     last = math.floor((t1 - start + WARMUP_SECONDS) / ORDER_SPACING_SECONDS)
-    ended = (_order(seed, start, i) for i in range(first, last + 1))
+    ended = (_order(seed, start, i, day) for i in range(first, last + 1))
     return {o.order_id: o.outcome for o in ended if t0 <= o.ends_at < t1}
 
 
@@ -219,6 +226,8 @@ class TTOrdersSampleServer(LocalHttpServer):
 
     ``start``: the clock's initial epoch seconds; ``clock``: a real clock to follow instead (e.g. ``time.time``;
     :meth:`advance` then adds an offset to it). ``seed`` picks another, equally deterministic order flow.
+    ``instruments_day``: order in the Actant sample's instruments of that day (e.g. the day whose sample files a
+    demo drops, so option names match past their expiry), else of each order's own Chicago day.
     """
 
     handler = _Handler
@@ -232,8 +241,10 @@ class TTOrdersSampleServer(LocalHttpServer):
         seed: int = 0,
         start: int = SAMPLE_TT_START,
         clock: Callable[[], float] | None = None,
+        instruments_day: date | None = None,
     ) -> None:
         self.seed = seed
+        self.instruments_day = instruments_day
         self.start_epoch = start
         self._api_key = api_key.encode()
         self._api_secret = api_secret.encode()
@@ -273,7 +284,9 @@ class TTOrdersSampleServer(LocalHttpServer):
 
     def orders_at(self, t: float | None = None) -> list[dict[str, Any]]:
         """The working orders at ``t`` (default: now), as the endpoint answers them."""
-        return sample_orders_at(self.now if t is None else t, seed=self.seed, start=self.start_epoch)
+        return sample_orders_at(
+            self.now if t is None else t, seed=self.seed, start=self.start_epoch, day=self.instruments_day
+        )
 
     # ------------------------------------------------------------------------------------- switches
 

@@ -252,3 +252,21 @@ def test_sample_orders_name_the_actant_samples_instruments() -> None:
             assert order["price"] > 0
             seen.add(order["instrument"])
     assert seen == in_files  # the futures and the ES/ZN options all get orders
+
+
+def test_a_fixed_instruments_day_keeps_the_names_of_that_days_files() -> None:
+    # make run drops the Actant sample day's files while the TT sample follows the wall clock: pinned to that day,
+    # the option names match even after the sample's options expired.
+    from datetime import date
+
+    from resources.sample_sources.actant import SAMPLE_DESK_DAY, sample_instruments
+
+    later = SAMPLE_TT_START + 60 * 86_400  # January 2027: the December options have expired
+    names = {name for names in sample_instruments(SAMPLE_DESK_DAY).values() for name in names}
+    pinned = {o["instrument"] for o in sample_orders_at(later, start=later, day=SAMPLE_DESK_DAY)}
+    assert pinned <= names
+    own_day = {o["instrument"] for o in sample_orders_at(later, start=later)}
+    assert own_day <= {n for ns in sample_instruments(date(2027, 1, 19)).values() for n in ns}
+    assert any(" 2027-03 " in name for name in own_day)
+    with TTOrdersSampleServer(start=later, instruments_day=SAMPLE_DESK_DAY) as srv:
+        assert {o["instrument"] for o in srv.orders_at()} == pinned
