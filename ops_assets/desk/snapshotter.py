@@ -210,8 +210,11 @@ def take_snapshot(
         # the Redis error is raised for the schedule to report; the next tick brings Redis up to date.
         redis_failure = exc
     if redis_failure is not None:
-        objects.put_bytes(key, raw)
-        history.write_order_snapshot([_history_order(o) for o in orders], at=at, source_key=key)
+        try:
+            objects.put_bytes(key, raw)
+            history.write_order_snapshot([_history_order(o) for o in orders], at=at, source_key=key)
+        except Exception:  # the Redis failure is what the schedule must report; this one is logged
+            logger.exception("Redis is down and the snapshot could not be kept in the bucket/history either")
         raise redis_failure
     alerted = False
     if was_stale is not None and applied:  # the dashboard is current again: say so before the slower writes
