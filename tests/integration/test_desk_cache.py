@@ -199,7 +199,7 @@ def test_the_rows_travel_as_one_json_argument_and_read_back_exactly(cache: Redis
     # Characters JSON must escape, non-ASCII text and empty fields survive cjson's decoding unchanged.
     rows = [
         row("ZN", 1705314000, '112"5', "112\\48", "", "15\u00e9"),
-        row("Ré ZF 108½", 1705314001, "108.25", "", "108.26", "0"),
+        row("Ré ZF 108½", 1705314001, "108.25", "", "108.26", "0 \U0001f600"),  # beyond the BMP: a surrogate pair
     ]
     assert cache.apply_market_update(rows, last_update=1705314005, arrived=1705314004, source_key="m/j.csv", etag="j")
     assert cache.read_market("ZN") == {
@@ -211,6 +211,7 @@ def test_the_rows_travel_as_one_json_argument_and_read_back_exactly(cache: Redis
         "arrived": "1705314004",
     }
     assert cache.read_market("Ré ZF 108½")["price"] == "108.25"
+    assert cache.read_market("Ré ZF 108½")["volume"] == "0 \U0001f600"
     client = cache.client()
     assert client.get(cache.key(MARKET_LAST_UPDATE_KEY)) == "1705314005"
     assert client.get(cache.processed_key("m/j.csv", "j")) == "1"
