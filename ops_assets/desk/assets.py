@@ -43,7 +43,8 @@ def desk_day_history(
 
     Any file of the day still at its landing key (the live consumer missed it, or Redis was down) is processed
     now: Redis, history, archive to `processed/`, or `quarantine/` with its reason and an alert. Every archived
-    file of the day is replayed into the history (idempotent on the natural keys), so a backfill rebuilds a day.
+    file of the day whose rows the history does not hold exactly is written again (idempotent on the natural
+    keys), so a backfill rebuilds a day; complete files are left as they are (their rows keep their landing time).
     Checked on the same pass: every file processed or quarantined, history rows equal to each file's rows.
     Working-order snapshot rows past their 7-day expiry are deleted (the central store has no TTL; on DynamoDB the
     table's TTL does it and this deletes nothing).

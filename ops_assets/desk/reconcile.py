@@ -2,10 +2,10 @@
 
 The always-on consumer processes files within seconds of landing; Dagster owns the day afterwards:
 :func:`reconcile_day` processes any file of the day still at its landing key (one the consumer missed or could
-not process, e.g. while Redis was down) and replays every archived file of the day into the history store
-(idempotent: rewriting a row changes nothing), and :func:`day_report` compares each processed file's rows with
-the history's rows for it; :func:`reconcile_and_report` does both in one pass over the files (what the day's
-asset and its two checks use).
+not process, e.g. while Redis was down) and replays into the history store every archived file of the day whose
+rows it does not hold exactly (idempotent upserts on the natural keys), and :func:`day_report` compares each
+processed file's rows with the history's rows for it; :func:`reconcile_and_report` does both in one pass over
+the files (what the day's asset and its two checks use).
 """
 
 from __future__ import annotations
@@ -66,11 +66,13 @@ def reconcile_day(
     *,
     objects: Listing,
     latest: LatestValues,
-    history: History,
+    history: Counting,
     timezone: str = ACTANT_TIMEZONE,
     alert: Callable[[str, str], None] | None = None,
 ) -> list[FileOutcome]:
-    """Process the day's files still waiting at their landing keys, then replay the archived ones into history."""
+    """Process the day's files still waiting at their landing keys, then replay into the history every archived
+    file whose rows it does not hold exactly (a backfill after a loss rebuilds the day; a complete day is left
+    untouched, its rows' arrival times included)."""
     outcomes, _ = _reconcile(day, objects=objects, latest=latest, history=history, timezone=timezone, alert=alert)
     return outcomes
 
@@ -97,7 +99,7 @@ def _reconcile(
     *,
     objects: Listing,
     latest: LatestValues,
-    history: History,
+    history: Counting,
     timezone: str,
     alert: Callable[[str, str], None] | None,
 ) -> tuple[list[FileOutcome], dict[str, int]]:
@@ -109,13 +111,17 @@ def _reconcile(
         for key, arrived in landed_keys(objects, day)
     ]
     file_rows: dict[str, int] = {}
-    for archived, arrived in landed_keys(objects, day, root=PROCESSED_PREFIX):
+    for archived, archived_at in landed_keys(objects, day, root=PROCESSED_PREFIX):
         key = archived.removeprefix(PROCESSED_PREFIX)
         landed = route(key)
         data = objects.get_bytes(archived)
         parsed = parse_file(landed.kind, data, day=landed.day, timezone=timezone)
-        write_history(history, landed, parsed.rows, key=key, etag=etag_of(data), arrived_at=arrived)
         file_rows[archived] = len(parsed.rows)
+        # A file whose rows are all in the history is left as it is: rewriting it would replace each row's
+        # arrived_at (when the file landed) with the archive copy's time, which is all a replay knows. Only a file
+        # with rows missing (or extra) is written again, stamped with that archive time.
+        if history.count_for_source(str(landed.kind), key) != len(parsed.rows):
+            write_history(history, landed, parsed.rows, key=key, etag=etag_of(data), arrived_at=archived_at)
     return outcomes, file_rows
 
 

@@ -133,6 +133,40 @@ def test_the_day_deletes_expired_order_snapshot_rows(resources: dict) -> None:
     assert history.count_for_source("orders", "working-orders/recent.json") == 1
 
 
+def test_the_day_keeps_the_arrival_times_and_rebuilds_only_what_is_missing(resources: dict) -> None:
+    import sqlalchemy as sa
+
+    from ops_assets.desk.processing import process_file
+    from resources.central_schema import desk_market_history
+
+    objects, history = resources["object_store"], resources["desk_history"]
+    (key, data), (other, other_data) = sample_market_files()[:2]
+    landed_at = datetime(2026, 11, 20, 14, 35, 12, tzinfo=UTC)
+    for k, d in ((key, data), (other, other_data)):
+        objects.put_bytes(k, d)
+        process_file(k, objects=objects, latest=resources["desk_cache"], history=history, arrived_at=landed_at)
+    instrument = data.decode().splitlines()[1].split(",")[0]
+    window = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+
+    def arrivals(source: str) -> set[datetime]:
+        return {r.arrived_at for r in history.market_rows(instrument, *window) if r.source_key == source}
+
+    assert arrivals(key) == {landed_at}
+    rows = history.count_for_source("market", key)
+    # One file's rows lost from the history (a restore, a bad migration): the day's run writes them again.
+    with history.store.begin() as conn:
+        conn.execute(sa.delete(desk_market_history).where(desk_market_history.c.source_key == other))
+    assert history.count_for_source("market", other) == 0
+
+    result = dg.materialize([desk_day_history], resources=resources, partition_key=DAY)
+
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    assert arrivals(key) == {landed_at}  # complete: left untouched, still when the file landed
+    assert history.count_for_source("market", key) == rows
+    assert history.count_for_source("market", other) > 0  # rebuilt
+
+
 def test_the_report_uses_the_replays_row_counts(resources: dict) -> None:
     keys = land_day(resources["object_store"])
     objects, history = resources["object_store"], resources["desk_history"]
