@@ -1,30 +1,31 @@
 """Claim: a 10,000-row market-data file goes into Redis at least 10x faster as one atomic, pipelined call
-(:meth:`RedisCache.apply_market_update`, one Lua script, one round trip) than with the seed's per-row loop.
+(:meth:`RedisCache.apply_market_update`: one Lua script, one round trip, the rows as ONE JSON argument decoded
+by ``cjson`` inside Redis) than with the seed's per-row loop.
 
-Side by side, on the machine's Redis (loopback), each under its own key prefix, the same parsed rows:
+Side by side, on the machine's Redis (loopback unless ``--host``/``--port``), each under its own key prefix, the
+same parsed rows:
 
 - **seed** (the reference): the seed Lambda's loop, one ``HSET actant:market:<instrument>`` round trip per row,
   then ``SET last_update:actant:market`` (its pandas ``iterrows`` is left out: only Redis is compared);
 - **apply_market_update**: what the consumer does, one EVALSHA carrying the file (atomic: a reader sees all of
   the file or none of it; idempotent on key + ETag; never older over newer);
+- for context, **previous script**: the same script logic with five arguments per row (the cache's code before
+  the rows were packed into one JSON argument): encoding ~50,000 arguments in redis-py was most of its time;
 - for context, **plain pipeline**: the same HSETs in one non-transactional pipeline (one round trip, but neither
-  atomic nor idempotent nor ordered by data time);
-- for context, **packed prototype**: the same script logic with the values sent as *one* JSON argument decoded
-  by ``cjson`` inside Redis, instead of five arguments per row. Not the cache's code: it measures what that change
-  to :meth:`RedisCache.apply_market_update` would gain, since encoding ~60,000 arguments in redis-py is most of
-  its time (the split line shows it).
+  atomic nor idempotent nor ordered by data time).
 
 Each variant runs ``--repeats`` times, interleaved, each time as a new object version (a new ETag, so nothing is
-skipped as a duplicate) over keys that already exist (the steady state). Prints the median and best time per
-variant and the ratios, plus the machine's load average.
+skipped as a duplicate) over keys that already exist (the steady state). Prints per variant the median, the
+spread (min, p25, p75, max), the per-repetition ratio seed/apply_market_update (median and range), whether
+redis-py found ``hiredis``, and the machine's load average. Finally the arithmetic for a real network round
+trip (``--rtt-ms``, default 0.25 ms): the per-row loop pays it once per row, the single call once.
 
-    .venv/bin/python benchmarks/bench_desk_redis.py
+    .venv/bin/python benchmarks/bench_desk_redis.py [--repeats 9] [--rtt-ms 0.25]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,6 +33,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,8 +45,6 @@ from resources.cache import MARKET_LAST_UPDATE_KEY, RedisCache
 from resources.sample_sources.actant import SAMPLE_TIMEZONE, sample_large_market_file
 
 GOAL_RATIO = 10.0
-VPC_RTT_S = 0.0003
-"""A typical in-VPC round trip to ElastiCache with TLS, for the labelled estimate only."""
 
 
 def load() -> str:
@@ -92,23 +94,22 @@ def plain_pipeline(cache: RedisCache, rows: list[dict[str, Any]], now: int) -> N
     pipe.execute()
 
 
-PACKED_SCRIPT = """
+PREVIOUS_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, 0, 0}
 end
-local rows = cjson.decode(ARGV[4])
 local n = #KEYS - 2
 local write = {}
 for i = 1, n do
   local stored = tonumber(redis.call('HGET', KEYS[i + 2], 'timestamp'))
-  write[i] = stored == nil or tonumber(rows[i][1]) >= stored
+  write[i] = stored == nil or tonumber(ARGV[4 + (i - 1) * 5]) >= stored
 end
 local written = 0
 for i = 1, n do
   if write[i] then
-    local r = rows[i]
-    redis.call('HSET', KEYS[i + 2], 'price', r[2], 'bid', r[3], 'ask', r[4], 'volume', r[5], 'timestamp', r[1],
-      'arrived', ARGV[3])
+    local a = 4 + (i - 1) * 5
+    redis.call('HSET', KEYS[i + 2], 'price', ARGV[a + 1], 'bid', ARGV[a + 2], 'ask', ARGV[a + 3],
+      'volume', ARGV[a + 4], 'timestamp', ARGV[a], 'arrived', ARGV[3])
     written = written + 1
   end
 end
@@ -119,23 +120,23 @@ end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return {1, written, n - written}
 """
+"""The cache's market script before this change: five arguments per instrument instead of one JSON argument."""
 
 
-def packed_prototype(cache: RedisCache, rows: list[dict[str, Any]], now: int, source_key: str, etag: str) -> None:
-    """apply_market_update's semantics (latest row per instrument, marker, newest wins), values as one JSON arg."""
+def previous_script(cache: RedisCache, rows: list[dict[str, Any]], now: int, source_key: str, etag: str) -> None:
+    """apply_market_update's semantics (latest row per instrument, marker, newest wins), five arguments per row."""
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:
         kept = latest.get(row["instrument"])
         if kept is None or row["timestamp"] >= kept["timestamp"]:
             latest[row["instrument"]] = row
     keys = [cache.processed_key(source_key, etag), cache.key(MARKET_LAST_UPDATE_KEY)]
-    keys.extend(cache.market_key(instrument) for instrument in latest)
-    payload = json.dumps(
-        [[str(r["timestamp"]), r["price"], r["bid"], r["ask"], r["volume"]] for r in latest.values()],
-        separators=(",", ":"),
-    )
+    args: list[Any] = [7 * 24 * 3600, now, now]
+    for instrument, r in latest.items():
+        keys.append(cache.market_key(instrument))
+        args.extend((r["timestamp"], r["price"], r["bid"], r["ask"], r["volume"]))
     client = cache.client()
-    client.register_script(PACKED_SCRIPT)(keys=keys, args=[7 * 24 * 3600, now, now, payload], client=client)
+    client.register_script(PREVIOUS_SCRIPT)(keys=keys, args=args, client=client)
 
 
 def evalsha_usec(cache: RedisCache) -> int:
@@ -144,21 +145,40 @@ def evalsha_usec(cache: RedisCache) -> int:
     return int(stats.get("cmdstat_evalsha", {}).get("usec", 0))
 
 
-def hiredis_used() -> bool:
-    try:
-        import hiredis  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def hiredis_version() -> str | None:
+    """The hiredis version redis-py uses for parsing and packing, or None (pure-Python parser)."""
+    from redis.utils import HIREDIS_AVAILABLE
+
+    if not HIREDIS_AVAILABLE:
+        return None
+    import hiredis
+
+    return str(getattr(hiredis, "__version__", "?"))
+
+
+def spread(values: list[float], scale: float = 1000.0, unit: str = "ms") -> str:
+    """``median (min / p25 / p75 / max)`` of ``values`` times ``scale``."""
+    p25, p50, p75 = np.percentile(values, [25, 50, 75])
+    return (
+        f"median {p50 * scale:7.1f} {unit} (min {min(values) * scale:.1f} / p25 {p25 * scale:.1f} / "
+        f"p75 {p75 * scale:.1f} / max {max(values) * scale:.1f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=10_000, help="rows in the file (default 10000)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per variant (default 7)")
+    parser.add_argument("--repeats", type=int, default=9, help="timed runs per variant (default 9)")
+    parser.add_argument("--host", default="127.0.0.1", help="Redis host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=6379, help="Redis port (default 6379)")
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.25, help="network round trip for the arithmetic at the end (ms)"
+    )
     args = parser.parse_args()
 
     print(f"before: {load()}")
+    hiredis = hiredis_version()
+    print(f"redis-py {redis.__version__}, parser: {'hiredis ' + hiredis if hiredis else 'pure Python (no hiredis)'}")
     key, data = sample_large_market_file(args.rows)
     landed = route(key)
     parsed = parse_file(FileKind.MARKET, data, day=landed.day, timezone=SAMPLE_TIMEZONE)
@@ -168,8 +188,8 @@ def main() -> None:
 
     run_id = uuid.uuid4().hex[:10]
     caches = {
-        name: RedisCache(key_prefix=f"bench:redis:{run_id}:{name}:")
-        for name in ("seed", "script", "pipeline", "packed")
+        name: RedisCache(host=args.host, port=args.port, key_prefix=f"bench:redis:{run_id}:{name}:")
+        for name in ("seed", "script", "previous", "pipeline")
     }
     caches["seed"].ping()
     rtt = statistics.median(caches["seed"].ping() for _ in range(50))
@@ -181,8 +201,8 @@ def main() -> None:
         # Warm-up (not timed): the keys exist afterwards, scripts are loaded, connections are open.
         seed_loop(caches["seed"], rows, now)
         caches["script"].apply_market_update(rows, last_update=now, source_key=key, etag="warmup")
+        previous_script(caches["previous"], rows, now, key, "warmup")
         plain_pipeline(caches["pipeline"], rows, now)
-        packed_prototype(caches["packed"], rows, now, key, "warmup")
         for repeat in range(args.repeats):
             now = int(time.time())
             start = time.perf_counter()
@@ -199,12 +219,12 @@ def main() -> None:
             assert applied
 
             start = time.perf_counter()
-            plain_pipeline(caches["pipeline"], rows, now)
-            times["pipeline"].append(time.perf_counter() - start)
+            previous_script(caches["previous"], rows, now, key, f"v{repeat}-{uuid.uuid4().hex[:8]}")
+            times["previous"].append(time.perf_counter() - start)
 
             start = time.perf_counter()
-            packed_prototype(caches["packed"], rows, now, key, f"v{repeat}-{uuid.uuid4().hex[:8]}")
-            times["packed"].append(time.perf_counter() - start)
+            plain_pipeline(caches["pipeline"], rows, now)
+            times["pipeline"].append(time.perf_counter() - start)
 
         # The same prices came out of every variant.
         for row in rows[:: max(1, len(rows) // 20)]:
@@ -216,43 +236,46 @@ def main() -> None:
         labels = {
             "seed": "seed per-row HSET loop (reference)",
             "script": "apply_market_update (atomic, 1 call)",
+            "previous": "previous script, 5 args/row (context)",
             "pipeline": "plain pipeline (context only)",
-            "packed": "packed prototype (context only)",
         }
         seed_median = statistics.median(times["seed"])
         for name, label in labels.items():
             median = statistics.median(times[name])
-            print(
-                f"  {label:<38} median {median * 1000:9.1f} ms  best {min(times[name]) * 1000:9.1f} ms  "
-                f"{len(rows) / median:10.0f} rows/s  seed/this {seed_median / median:6.1f}x"
-            )
+            print(f"  {label:<39} {spread(times[name])}  seed/this {seed_median / median:5.1f}x")
         script_median = statistics.median(times["script"])
         in_redis = statistics.median(server)
         print(
-            f"  apply_market_update split: {in_redis * 1000:.1f} ms running the script inside Redis, "
-            f"{(script_median - in_redis) * 1000:.1f} ms in the client (building and encoding one call of "
-            f"{instruments + 2:,} keys and {5 * instruments + 3:,} arguments; redis-py "
-            f"{'with' if hiredis_used() else 'without'} hiredis)"
+            f"  apply_market_update split: {in_redis * 1000:.1f} ms running the script inside Redis (median), "
+            f"{(script_median - in_redis) * 1000:.1f} ms in the client and on the wire (one call of "
+            f"{instruments + 2:,} keys and 4 arguments, the rows as one JSON argument)"
         )
-        ratio = seed_median / script_median
+        ratios = [seed / script for seed, script in zip(times["seed"], times["script"], strict=True)]
+        ratio = statistics.median(ratios)
         print(
-            f"\nratio seed loop / apply_market_update: {ratio:.1f}x (goal >= {GOAL_RATIO:g}x: "
-            f"{'MET' if ratio >= GOAL_RATIO else 'NOT MET'}); the seed's loop costs ~1 round trip per row "
-            f"({seed_median / len(rows) * 1e6:.0f} us/row vs a {rtt * 1e6:.0f} us PING): the ratio grows with the "
-            "round trip (loopback here; a VPC hop to ElastiCache over TLS is several times longer)"
+            f"\nratio seed loop / apply_market_update, per interleaved repetition: median {ratio:.1f}x "
+            f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x); goal >= {GOAL_RATIO:g}x: "
+            f"{'MET' if ratio >= GOAL_RATIO else 'NOT MET'} (median), "
+            f"{'met' if min(ratios) >= GOAL_RATIO else 'not met'} in every repetition"
         )
-        extra = VPC_RTT_S - rtt  # estimate, not a measurement: every round trip costs this much more there
-        seed_there, script_there = seed_median + len(rows) * extra, script_median + extra
+        per_row = seed_median / len(rows)
+        extra = args.rtt_ms / 1000
+        waits = len(rows) * extra  # the seed's loop waits for one network round trip per row
+        floor_ratio = waits / (script_median + extra)
+        seed_there, script_there = seed_median + waits, script_median + extra
         print(
-            f"estimate (not measured) at a {VPC_RTT_S * 1000:g} ms round trip: seed loop ~{seed_there:.1f} s, "
-            f"apply_market_update ~{script_there * 1000:.0f} ms: ~{seed_there / script_there:.0f}x"
+            f"arithmetic (not a measurement) for a {args.rtt_ms:g} ms network round trip: the seed's loop waits for "
+            f"one per row, {len(rows):,} x {args.rtt_ms:g} ms = {waits:.1f} s of waiting alone, against one for "
+            f"apply_market_update ({script_median * 1000:.0f} ms here + {args.rtt_ms:g} ms): at least "
+            f"{floor_ratio:.0f}x from the waits alone; with the seed's {per_row * 1e6:.0f} us/row measured here on "
+            f"top (a {rtt * 1e6:.0f} us PING): ~{seed_there:.1f} s vs ~{script_there * 1000:.0f} ms, "
+            f"~{seed_there / script_there:.0f}x"
         )
     finally:
         client = caches["seed"].client()
-        for key_pattern in (f"bench:redis:{run_id}:*",):
-            batch = list(client.scan_iter(match=key_pattern, count=5000))
-            for start in range(0, len(batch), 1000):
-                client.delete(*batch[start : start + 1000])
+        batch = list(client.scan_iter(match=f"bench:redis:{run_id}:*", count=5000))
+        for start in range(0, len(batch), 1000):
+            client.delete(*batch[start : start + 1000])
         print(f"after: {load()}")
 
 

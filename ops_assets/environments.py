@@ -50,9 +50,9 @@ from resources.notifier import LocalOutboxNotifier, SnsNotifier
 from resources.object_store import LocalObjectStore, S3ObjectStore
 from resources.price_source import YAHOO_BASE_URL, AlphaVantagePriceSource, PriceSource, YahooChartPriceSource
 from resources.rss import RssFetcher
-from resources.secrets import EnvSecrets, SecretsResource, SsmSecrets, StaticSecrets
+from resources.secrets import EnvSecrets, SecretsManagerSecrets, SecretsResource, SsmSecrets, StaticSecrets
 from resources.sentiment import LexiconSentiment, SentimentResource, TransformersSentiment
-from resources.working_orders import SecretsManagerSecrets, TTWorkingOrdersSource
+from resources.working_orders import TTWorkingOrdersSource
 
 ENVIRONMENTS = ("local", "aws")
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,6 @@ import contextlib
 import json
 import logging
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,18 +38,18 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-import requests
 from pydantic import Field, PrivateAttr
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from resources.alpha_vantage import AlphaVantageError, AlphaVantageResource
+from resources.http import (
+    HTTPRequestError,
+    RetriesExhausted,
+    RetryPolicy,
+    SessionHolder,
+    call_with_retries,
+    check_transient_status,
+    get,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -307,14 +306,6 @@ def parse_chart(
     return [bars[day] for day in sorted(bars)], sorted(splits.items())
 
 
-class _Retryable(Exception):
-    """A transient failure (HTTP 429/5xx, timeout, connection problem): back off and try again."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
 class YahooChartPriceSource(PriceSource):
     """Yahoo Finance's chart API (``GET {base_url}/v8/finance/chart/{ticker}``, the endpoint yfinance calls).
 
@@ -338,8 +329,7 @@ class YahooChartPriceSource(PriceSource):
     backoff_initial_seconds: float = Field(default=2.0, description="First retry wait (doubles each time).")
     backoff_max_seconds: float = Field(default=30.0, description="Longest single retry wait.")
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _session: requests.Session | None = PrivateAttr(default=None)
+    _sessions: SessionHolder = PrivateAttr(default_factory=SessionHolder)
 
     @property
     def source(self) -> str:
@@ -360,28 +350,24 @@ class YahooChartPriceSource(PriceSource):
             "events": "split",
             "includeAdjustedClose": "true",
         }
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.max_attempts)),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_initial_seconds,
-                max=self.backoff_max_seconds,
-                jitter=self.backoff_initial_seconds / 2,
-            ),
-            retry=retry_if_exception_type(_Retryable),
-            before_sleep=lambda state: self._before_retry(state, ticker),
-            reraise=False,
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_initial_seconds=self.backoff_initial_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
         )
         failure: PriceSourceError | None = None
         try:
-            raw = retrying(self._attempt, url, params, ticker)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            what = last.what if isinstance(last, _Retryable) else "failing"
-            n = exc.last_attempt.attempt_number
+            raw = call_with_retries(
+                lambda _: self._attempt(url, params, ticker),
+                policy,
+                name=f"Yahoo chart {ticker}:",
+                log_level=logging.WARNING,
+            )
+        except RetriesExhausted as exc:
             failure = PriceSourceError(
-                f"{ticker}: Yahoo Finance kept {what} after {n} attempt{'s' if n != 1 else ''}, so the run stops "
-                "(every ticker would meet the same). If it is HTTP 429, Yahoo is throttling this machine's address: "
-                "wait (often an hour) before running again; otherwise check the network and base_url.",
+                f"{ticker}: Yahoo Finance {exc}, so the run stops (every ticker would meet the same). If it is HTTP "
+                "429, Yahoo is throttling this machine's address: wait (often an hour) before running again; "
+                "otherwise check the network and base_url.",
                 ticker=ticker,
                 source=YAHOO_SOURCE,
             )
@@ -401,57 +387,29 @@ class YahooChartPriceSource(PriceSource):
 
     def close(self) -> None:
         """Close the HTTP session (a later call opens a new one)."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        self._sessions.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
     # ------------------------------------------------------------------------------------- internals
 
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                self._session = requests.Session()
-            return self._session
-
-    @staticmethod
-    def _before_retry(state: RetryCallState, ticker: str) -> None:
-        outcome = state.outcome
-        last = outcome.exception() if outcome is not None else None
-        what = last.what if isinstance(last, _Retryable) else "failing"
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        logger.warning("Yahoo chart %s: %s (attempt %d); retrying in %.2f s", ticker, what, state.attempt_number, wait)
-
     def _attempt(self, url: str, params: dict[str, str], ticker: str) -> bytes:
         headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        transient: str | None = None
         other: str | None = None
-        response: requests.Response | None = None
         try:
-            response = self._http().get(url, params=params, headers=headers, timeout=self.timeout_seconds)
-        except requests.Timeout:
-            transient = f"timing out (no answer within {self.timeout_seconds:g} s)"
-        except requests.ConnectionError:
-            transient = "failing to connect (connection refused or dropped)"
-        except requests.RequestException as exc:  # invalid URL, too many redirects: retrying will not help
-            other = type(exc).__name__
-        if transient is not None:
-            raise _Retryable(transient)
-        if other is not None or response is None:
+            response = get(self._sessions.session(), url, params=params, headers=headers, timeout=self.timeout_seconds)
+        except HTTPRequestError as exc:  # invalid URL, too many redirects: retrying will not help
+            other = exc.what
+        if other is not None:
             raise PriceSourceError(
-                f"{ticker}: the request to Yahoo Finance could not be made ({other}); check base_url "
-                f"({self.base_url!r}). Stopping the run.",
+                f"{ticker}: the request to Yahoo Finance {other}; check base_url ({self.base_url!r}). Stopping the "
+                "run.",
                 ticker=ticker,
                 source=YAHOO_SOURCE,
             )
+        check_transient_status(response, also=(429,))
         status, body = response.status_code, response.content
-        if status == 429:
-            raise _Retryable("answering HTTP 429 (too many requests)")
-        if status >= 500:
-            raise _Retryable(f"answering HTTP {status}")
         if status == 200:
             return body
         error: tuple[str, str] | None = None

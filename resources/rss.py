@@ -26,20 +26,21 @@ next request (a feed without usable validators is simply fetched in full).
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Literal
 
 import dagster as dg
-import requests
 from pydantic import Field, PrivateAttr
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+
+from resources.http import (
+    HTTPRequestError,
+    RetriesExhausted,
+    RetryPolicy,
+    SessionHolder,
+    call_with_retries,
+    check_transient_status,
+    get,
+    read_body,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,15 +85,6 @@ class FeedFetch:
     """HTTP requests made for this poll (retries included)."""
 
 
-class _Retryable(Exception):
-    """A transient failure (HTTP 5xx, timeout, connection problem): back off and try again."""
-
-    def __init__(self, what: str, http_status: int | None = None) -> None:
-        super().__init__(what)
-        self.what = what
-        self.http_status = http_status
-
-
 class _Final(Exception):
     """A failure retrying will not fix within this poll (HTTP 4xx, invalid URL, oversized body)."""
 
@@ -118,8 +110,7 @@ class RssFetcher(dg.ConfigurableResource):
         default=10_000_000, description="Feeds larger than this are refused (a misconfigured URL, not a feed)."
     )
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _session: requests.Session | None = PrivateAttr(default=None)
+    _sessions: SessionHolder = PrivateAttr(default_factory=SessionHolder)
 
     def fetch(
         self,
@@ -138,34 +129,24 @@ class RssFetcher(dg.ConfigurableResource):
 
         attempts = 0
 
-        def attempt() -> FeedFetch:
+        def attempt(number: int) -> FeedFetch:
             nonlocal attempts
-            attempts += 1
-            return self._attempt(feed_name, url, headers, etag, last_modified, attempts)
+            attempts = number
+            return self._attempt(feed_name, url, headers, etag, last_modified, number)
 
         def failed(message: str, http_status: int | None) -> FeedFetch:
             logger.warning("%s", message)
             return FeedFetch(feed_name, url, "error", None, etag, last_modified, http_status, message, attempts)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.max_attempts)),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_initial_seconds,
-                max=self.backoff_max_seconds,
-                jitter=self.backoff_initial_seconds / 2,
-            ),
-            retry=retry_if_exception_type(_Retryable),
-            before_sleep=lambda state: self._before_retry(state, feed_name),
-            reraise=False,
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_initial_seconds=self.backoff_initial_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
         )
         try:
-            return retrying(attempt)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            what = last.what if isinstance(last, _Retryable) else "kept failing"
-            status = last.http_status if isinstance(last, _Retryable) else None
-            n = exc.last_attempt.attempt_number
-            return failed(f"feed {feed_name} {what} after {n} attempt{'s' if n != 1 else ''}", status)
+            return call_with_retries(attempt, policy, name=f"feed {feed_name}")
+        except RetriesExhausted as exc:
+            return failed(f"feed {feed_name} {exc}", exc.http_status)
         except _Final as exc:
             return failed(f"feed {feed_name} {exc.what}; not retried", exc.http_status)
         except Exception as exc:  # a bug or an oddity must cost one feed, not the whole poll
@@ -173,30 +154,12 @@ class RssFetcher(dg.ConfigurableResource):
 
     def close(self) -> None:
         """Close the HTTP session (a later fetch opens a new one)."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        self._sessions.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
     # ------------------------------------------------------------------------------------- internals
-
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                self._session = requests.Session()
-            return self._session
-
-    @staticmethod
-    def _before_retry(state: RetryCallState, feed_name: str) -> None:
-        outcome = state.outcome
-        what = "failed"
-        if outcome is not None and isinstance(outcome.exception(), _Retryable):
-            what = outcome.exception().what  # type: ignore[union-attr]
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        logger.info("feed %s %s (attempt %d); retrying in %.2f s", feed_name, what, state.attempt_number, wait)
 
     def _attempt(
         self,
@@ -207,19 +170,13 @@ class RssFetcher(dg.ConfigurableResource):
         last_modified: str | None,
         attempts: int,
     ) -> FeedFetch:
-        session = self._http()
-        failure: Exception | None = None
-        response: requests.Response | None = None
+        problem: str | None = None
         try:
-            response = session.get(url, headers=headers, timeout=self.timeout_seconds, stream=True)
-        except requests.Timeout:
-            failure = _Retryable(f"timed out (no answer within {self.timeout_seconds:g} s)")
-        except requests.ConnectionError:
-            failure = _Retryable("could not be reached (connection refused or dropped)")
-        except requests.RequestException as exc:  # invalid URL, too many redirects: retrying will not help
-            failure = _Final(f"could not be requested ({type(exc).__name__}): check the feed URL")
-        if failure is not None or response is None:
-            raise failure or _Final("got no response")
+            response = get(self._sessions.session(), url, headers=headers, timeout=self.timeout_seconds, stream=True)
+        except HTTPRequestError as exc:  # invalid URL, too many redirects: retrying will not help
+            problem = f"{exc.what}: check the feed URL"
+        if problem is not None:
+            raise _Final(problem)
         with response:
             code = response.status_code
             if code == 304:
@@ -234,14 +191,18 @@ class RssFetcher(dg.ConfigurableResource):
                     None,
                     attempts,
                 )
-            if code >= 500:
-                raise _Retryable(f"answered HTTP {code}", code)
+            check_transient_status(response)
             if code >= 400:
                 hint = " (check the feed URL)" if code in (404, 410) else ""
                 raise _Final(f"answered HTTP {code}{hint}", code)
             if not 200 <= code < 300:
                 raise _Final(f"answered HTTP {code}, which is not a feed", code)
-            body = self._read_body(response, code)
+            body = read_body(
+                response,
+                max_bytes=self.max_body_bytes,
+                timeout=self.timeout_seconds,
+                too_large=lambda limit: _Final(f"answered more than {limit} bytes, which is not a news feed", code),
+            )
             return FeedFetch(
                 feed_name,
                 url,
@@ -253,18 +214,3 @@ class RssFetcher(dg.ConfigurableResource):
                 None,
                 attempts,
             )
-
-    def _read_body(self, response: requests.Response, code: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise _Final(f"answered more than {self.max_body_bytes} bytes, which is not a news feed", code)
-                chunks.append(chunk)
-        except requests.Timeout as exc:  # the server stalled mid-body
-            raise _Retryable(f"timed out while sending its body (over {self.timeout_seconds:g} s)", code) from exc
-        except requests.RequestException as exc:  # dropped mid-body, bad gzip...
-            raise _Retryable(f"dropped the connection while sending its body ({type(exc).__name__})", code) from exc
-        return b"".join(chunks)

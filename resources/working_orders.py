@@ -13,9 +13,8 @@ and when they were fetched) or raises:
 
 :class:`TTWorkingOrdersSource` is the TT implementation. The credentials come from one secret holding JSON
 ``{"api_key": ..., "api_secret": ...}`` (Secrets Manager ``dev/tt-api`` in AWS, as the seed creates it), read
-through any :class:`~resources.secrets.SecretsResource`; :class:`SecretsManagerSecrets` reads AWS Secrets
-Manager and :func:`read_json_secret` picks fields out of a JSON secret. (Both belong next to the other
-backends in ``resources/secrets.py``; they live here until that module takes them.) The key and secret travel
+through any :class:`~resources.secrets.SecretsResource` (in AWS :class:`~resources.secrets.SecretsManagerSecrets`;
+:func:`~resources.secrets.read_json_secret` picks the fields out of the JSON). The key and secret travel
 only in the ``X-API-KEY`` / ``X-API-SECRET`` headers: never in the URL, logs, errors or ``repr``.
 
 Retries are bounded in attempts *and* time (``deadline_seconds``) so that one snapshot always ends well inside
@@ -27,28 +26,26 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import dagster as dg
 import requests
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, PrivateAttr
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
 
-from resources.secrets import SecretNotFoundError, SecretsResource
+from resources.http import (
+    HTTPRequestError,
+    RetriesExhausted,
+    RetryPolicy,
+    SessionHolder,
+    call_with_retries,
+    check_transient_status,
+    get,
+    read_body,
+)
+from resources.secrets import SecretNotFoundError, SecretsResource, read_json_secret
 
 logger = logging.getLogger(__name__)
 
@@ -57,86 +54,6 @@ WORKING_ORDERS_PATH = "/v1/orders/working"
 DEFAULT_USER_AGENT = "ops-platform-desk-feed/0.1"
 REDACTED = "***"
 _SNIPPET_CHARS = 200
-
-
-# ------------------------------------------------------------------------------------------------- secrets
-
-
-class SecretsManagerSecrets(SecretsResource):
-    """AWS Secrets Manager: ``get("dev/tt-api")`` answers the secret's ``SecretString`` (JSON for the seed's).
-
-    Values are cached for ``cache_seconds`` (a rotated secret is picked up after that). Errors name the secret
-    and the region, never a value.
-    """
-
-    region_name: str = Field(default="us-east-1", description="Region of the secrets.")
-    endpoint_url: str | None = Field(default=None, description="Another endpoint (moto in tests).")
-    name_prefix: str = Field(default="", description="Prepended to every name (e.g. 'dev/').")
-    cache_seconds: float = Field(default=300, description="How long a value is reused before it is read again.")
-
-    _cache: dict[str, tuple[float, str]] = PrivateAttr(default_factory=dict)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    def secret_id(self, name: str) -> str:
-        return f"{self.name_prefix}{name}"
-
-    def get(self, name: str) -> str:
-        with self._lock:
-            cached = self._cache.get(name)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
-            return cached[1]
-        secret_id = self.secret_id(name)
-        client = boto3.client("secretsmanager", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
-        problem: str | None = None
-        value: str | None = None
-        try:
-            response = client.get_secret_value(SecretId=secret_id)
-            value = response.get("SecretString")
-            if value is None and response.get("SecretBinary") is not None:
-                value = bytes(response["SecretBinary"]).decode("utf-8")
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                problem = (
-                    f"Secrets Manager secret {secret_id} does not exist in {self.region_name}: create it with "
-                    f"`aws secretsmanager create-secret --name {secret_id} --secret-string '{{...}}'`."
-                )
-            else:
-                problem = f"Could not read Secrets Manager secret {secret_id}: {code or type(exc).__name__}."
-        except BotoCoreError as exc:
-            problem = f"Could not reach Secrets Manager to read {secret_id}: {type(exc).__name__}."
-        except UnicodeDecodeError:
-            problem = f"Secrets Manager secret {secret_id} is binary, not text."
-        if problem is not None or value is None:
-            raise SecretNotFoundError(problem or f"Secrets Manager secret {secret_id} has no value.")
-        with self._lock:
-            self._cache[name] = (time.monotonic(), value)
-        return value
-
-    def forget(self, name: str) -> None:
-        """Drop a cached value (the next ``get`` reads it again): after the service refused it."""
-        with self._lock:
-            self._cache.pop(name, None)
-
-
-def read_json_secret(secrets: SecretsResource, name: str, fields: Sequence[str]) -> dict[str, str]:
-    """The named fields of a secret holding a JSON object, e.g. ``{"api_key": ..., "api_secret": ...}``.
-
-    Raises :class:`~resources.secrets.SecretNotFoundError` when the secret is missing, is not a JSON object, or
-    lacks a field (or has it empty); the message names the secret and the fields, never a value.
-    """
-    raw = secrets.get(name)
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        shape = ", ".join(f'"{f}": "..."' for f in fields)
-        raise SecretNotFoundError(f"Secret '{name}' is not a JSON object; it must hold {{{shape}}}.")
-    missing = [f for f in fields if not isinstance(parsed.get(f), str) or not parsed[f].strip()]
-    if missing:
-        raise SecretNotFoundError(f"Secret '{name}' has no (or an empty) {', '.join(missing)}.")
-    return {f: parsed[f].strip() for f in fields}
 
 
 # ------------------------------------------------------------------------------------------------- answers
@@ -192,13 +109,6 @@ class WorkingOrdersSource(dg.ConfigurableResource):
 # ------------------------------------------------------------------------------------------------- TT
 
 
-class _Retryable(Exception):
-    def __init__(self, what: str, http_status: int | None = None) -> None:
-        super().__init__(what)
-        self.what = what
-        self.http_status = http_status
-
-
 def _parse_orders(body: bytes) -> list[dict[str, Any]]:
     """The orders of a ``/v1/orders/working`` body: a JSON list (or ``{"orders": [...]}``) of objects, each with
     a non-empty ``order_id``. Raises ``ValueError`` saying what is wrong."""
@@ -249,7 +159,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
     user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent header.")
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _session: requests.Session | None = PrivateAttr(default=None)
+    _sessions: SessionHolder = PrivateAttr(default_factory=SessionHolder)
     _credentials: tuple[str, str] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------------------------- public API
@@ -269,34 +179,26 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         }
         attempts = 0
 
-        def attempt() -> WorkingOrdersAnswer:
+        def attempt(number: int) -> WorkingOrdersAnswer:
             nonlocal attempts
-            attempts += 1
-            return self._attempt(headers, attempts, (key, secret))
+            attempts = number
+            return self._attempt(headers, number, (key, secret))
 
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.max_attempts)) | stop_before_delay(self.deadline_seconds),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_initial_seconds,
-                max=self.backoff_max_seconds,
-                jitter=self.backoff_initial_seconds / 2,
-            ),
-            retry=retry_if_exception_type(_Retryable),
-            before_sleep=self._before_retry,
-            reraise=False,
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_initial_seconds=self.backoff_initial_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+            deadline_seconds=self.deadline_seconds,
         )
         failure: WorkingOrdersError | None = None
         try:
-            return retrying(attempt)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            what = last.what if isinstance(last, _Retryable) else "kept failing"
-            status = last.http_status if isinstance(last, _Retryable) else None
+            return call_with_retries(attempt, policy, name="TT working orders")
+        except RetriesExhausted as exc:
             failure = WorkingOrdersUnavailableError(
-                f"TT working orders unavailable: {what} ({attempts} attempt{'s' if attempts != 1 else ''} "
+                f"TT working orders unavailable: {exc.what} ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''} "
                 f"to {self.url}); the last good orders stay in place.",
-                http_status=status,
-                attempts=attempts,
+                http_status=exc.http_status,
+                attempts=exc.attempts,
             )
         except WorkingOrdersError as exc:
             failure = exc
@@ -306,10 +208,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
 
     def close(self) -> None:
         """Close the HTTP session (a later fetch opens a new one)."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        self._sessions.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
@@ -346,20 +245,6 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         if callable(forget):
             forget(self.credentials_secret_name)
 
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                self._session = requests.Session()
-            return self._session
-
-    def _before_retry(self, state: RetryCallState) -> None:
-        outcome = state.outcome
-        what = "failed"
-        if outcome is not None and isinstance(outcome.exception(), _Retryable):
-            what = outcome.exception().what  # type: ignore[union-attr]
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        logger.info("TT working orders %s (attempt %d); retrying in %.2f s", what, state.attempt_number, wait)
-
     def _snippet(self, text: str, credentials: tuple[str, str]) -> str:
         flat = " ".join(text.split())[:_SNIPPET_CHARS]
         for value in credentials:
@@ -367,21 +252,15 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         return flat
 
     def _attempt(self, headers: dict[str, str], attempts: int, credentials: tuple[str, str]) -> WorkingOrdersAnswer:
-        session = self._http()
-        response: requests.Response | None = None
-        failure: Exception | None = None
+        problem: str | None = None
         try:
-            response = session.get(self.url, headers=headers, timeout=self.timeout_seconds, stream=True)
-        except requests.Timeout:
-            failure = _Retryable(f"timed out (no answer within {self.timeout_seconds:g} s)")
-        except requests.ConnectionError:
-            failure = _Retryable("could not be reached (connection refused or dropped)")
-        except requests.RequestException as exc:  # invalid URL and the like: retrying will not help
-            failure = WorkingOrdersUnavailableError(
-                f"TT working orders could not be requested ({type(exc).__name__}): check base_url {self.base_url}."
+            response = get(
+                self._sessions.session(), self.url, headers=headers, timeout=self.timeout_seconds, stream=True
             )
-        if failure is not None or response is None:
-            raise failure or WorkingOrdersUnavailableError("TT working orders: no response")
+        except HTTPRequestError as exc:  # invalid URL and the like: retrying will not help
+            problem = f"TT working orders {exc.what}: check base_url {self.base_url}."
+        if problem is not None:
+            raise WorkingOrdersUnavailableError(problem)
         with response:
             code = response.status_code
             if code in (401, 403):
@@ -392,8 +271,7 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
                     "the last good orders stay in place.",
                     http_status=code,
                 )
-            if code >= 500:
-                raise _Retryable(f"answered HTTP {code}", code)
+            check_transient_status(response)
             if not 200 <= code < 300:
                 hint = {404: " (check base_url)", 429: " (throttled; the next snapshot tries again)"}.get(code, "")
                 body = self._snippet(self._peek(response), credentials)
@@ -402,7 +280,14 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
                     "last good orders stay in place.",
                     http_status=code,
                 )
-            raw = self._read_body(response, code)
+            raw = read_body(
+                response,
+                max_bytes=self.max_body_bytes,
+                timeout=self.timeout_seconds,
+                too_large=lambda limit: WorkingOrdersUnavailableError(
+                    f"TT working orders answered more than {limit} bytes; refused.", http_status=code
+                ),
+            )
             fetched_at = datetime.now(UTC)
         try:
             orders = _parse_orders(raw)
@@ -422,20 +307,3 @@ class TTWorkingOrdersSource(WorkingOrdersSource):
         except (requests.RequestException, StopIteration):
             return ""
         return head.decode("utf-8", "replace") if isinstance(head, bytes) else str(head)
-
-    def _read_body(self, response: requests.Response, code: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise WorkingOrdersUnavailableError(
-                        f"TT working orders answered more than {self.max_body_bytes} bytes; refused.", http_status=code
-                    )
-                chunks.append(chunk)
-        except requests.Timeout as exc:
-            raise _Retryable(f"timed out while sending its body (over {self.timeout_seconds:g} s)", code) from exc
-        except requests.RequestException as exc:
-            raise _Retryable(f"dropped the connection while sending its body ({type(exc).__name__})", code) from exc
-        return b"".join(chunks)

@@ -5,12 +5,13 @@ always-on desk service (`scripts/desk_service.py`), which calls the same plain f
 seconds to start. Dagster owns the rest: each day's history, replays, and the checks.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
+from ops_assets.desk.checks import DAY_CHECK_SPECS, day_check_results
 from ops_assets.desk.partitions import desk_days
-from ops_assets.desk.reconcile import day_report, reconcile_day
+from ops_assets.desk.reconcile import reconcile_and_report
 from ops_assets.desk.settings import DeskSettings
 from ops_assets.freshness import DESK_DAILY
 from resources.cache import RedisCache
@@ -28,6 +29,7 @@ OWNERS = ["team:desk"]
     owners=OWNERS,
     kinds={"python", "redis", "csv"},
     freshness_policy=DESK_DAILY,
+    check_specs=DAY_CHECK_SPECS,
 )
 def desk_day_history(
     context: dg.AssetExecutionContext,
@@ -41,10 +43,14 @@ def desk_day_history(
 
     Any file of the day still at its landing key (the live consumer missed it, or Redis was down) is processed
     now: Redis, history, archive to `processed/`, or `quarantine/` with its reason and an alert. Every archived
-    file of the day is replayed into the history (idempotent on the natural keys), so a backfill rebuilds a day.
+    file of the day whose rows the history does not hold exactly is written again (idempotent on the natural
+    keys), so a backfill rebuilds a day; complete files are left as they are (their rows keep their landing time).
+    Checked on the same pass: every file processed or quarantined, history rows equal to each file's rows.
+    Working-order snapshot rows past their 7-day expiry are deleted (the central store has no TTL; on DynamoDB the
+    table's TTL does it and this deletes nothing).
     """
     day = date.fromisoformat(context.partition_key)
-    outcomes = reconcile_day(
+    outcomes, report = reconcile_and_report(
         day,
         objects=object_store,
         latest=desk_cache,
@@ -52,7 +58,7 @@ def desk_day_history(
         timezone=desk_settings.timezone,
         alert=notifier.publish,
     )
-    report = day_report(day, objects=object_store, history=desk_history, timezone=desk_settings.timezone)
+    pruned = desk_history.prune_expired(datetime.now(UTC))
     for outcome in outcomes:
         context.log.info(f"{outcome.key}: {outcome.outcome} {outcome.reason or ''}")
     return dg.MaterializeResult(
@@ -62,7 +68,9 @@ def desk_day_history(
             "quarantined": dg.MetadataValue.json(report.quarantined),
             "pending": dg.MetadataValue.json(report.pending),
             "reconciled_now": dg.MetadataValue.json({o.key: o.outcome for o in outcomes}),
-        }
+            "expired_order_rows_deleted": pruned,
+        },
+        check_results=day_check_results(report),
     )
 
 

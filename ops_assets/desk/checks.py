@@ -1,17 +1,23 @@
-"""Checks on the desk feed: every file handled, history rows equal file rows, and the dashboard's keys fresh."""
+"""Checks on the desk feed: every file handled, history rows equal file rows, and the dashboard's keys fresh.
 
-from datetime import UTC, date, datetime, time
+The first two judge the day's :class:`~ops_assets.desk.reconcile.DayReport`, which reading and parsing every
+file of the day produces: they are check specs the ``desk_day_history`` asset evaluates on the report it has just
+computed (:func:`day_check_results`), rather than separate check ops that would each list and parse the whole day
+again. ``desk_feed_is_fresh`` reads only two Redis keys and runs on its own every 5 minutes.
+"""
+
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from ops_assets.desk.assets import desk_day_history
 from ops_assets.desk.partitions import DESK_TIMEZONE
-from ops_assets.desk.reconcile import day_report, seconds_since
+from ops_assets.desk.reconcile import DayReport, seconds_since
 from ops_assets.desk.settings import DeskSettings
 from resources.cache import RedisCache
-from resources.desk_history import DeskHistory
-from resources.object_store import ObjectStore
+
+DESK_DAY_HISTORY = dg.AssetKey("desk_day_history")
+"""The day's asset (``assets.desk_day_history``), by key: assets.py imports this module for the specs below."""
 
 # Actant publishes through the CME day session (the sample's 08:30-15:15 Chicago); keys are judged only then.
 TRADING_HOURS = (time(8, 30), time(15, 15))
@@ -33,45 +39,41 @@ def stale_keys(
     return stale
 
 
-def _day(context: dg.AssetCheckExecutionContext) -> date:
-    tagged = context.run.tags.get("dagster/partition")
-    return date.fromisoformat(tagged) if tagged else datetime.now(ZoneInfo(DESK_TIMEZONE)).date()
+DAY_CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        "every_file_handled", asset=DESK_DAY_HISTORY, description="Every file of the day is processed or quarantined."
+    ),
+    dg.AssetCheckSpec(
+        "history_matches_files",
+        asset=DESK_DAY_HISTORY,
+        description="The history holds exactly the rows of each processed file.",
+    ),
+]
+"""Evaluated by ``desk_day_history`` on the report it computes (:func:`day_check_results`)."""
 
 
-@dg.asset_check(asset=desk_day_history, description="Every file of the day is processed or quarantined.")
-def every_file_handled(
-    context: dg.AssetCheckExecutionContext,
-    object_store: ObjectStore,
-    desk_history: DeskHistory,
-    desk_settings: DeskSettings,
-) -> dg.AssetCheckResult:
-    report = day_report(_day(context), objects=object_store, history=desk_history, timezone=desk_settings.timezone)
-    return dg.AssetCheckResult(
-        passed=not report.pending,
-        description=f"{len(report.pending)} files still waiting at their landing keys" if report.pending else "all",
-        metadata={"pending": dg.MetadataValue.json(report.pending), "quarantined": len(report.quarantined)},
-    )
-
-
-@dg.asset_check(asset=desk_day_history, description="The history holds exactly the rows of each processed file.")
-def history_matches_files(
-    context: dg.AssetCheckExecutionContext,
-    object_store: ObjectStore,
-    desk_history: DeskHistory,
-    desk_settings: DeskSettings,
-) -> dg.AssetCheckResult:
-    report = day_report(_day(context), objects=object_store, history=desk_history, timezone=desk_settings.timezone)
-    return dg.AssetCheckResult(
-        passed=not report.mismatched,
-        description=f"{len(report.mismatched)} of {len(report.processed)} files differ"
-        if report.mismatched
-        else "equal",
-        metadata={"mismatched": dg.MetadataValue.json({k: list(v) for k, v in report.mismatched.items()})},
-    )
+def day_check_results(report: DayReport) -> list[dg.AssetCheckResult]:
+    """The results of :data:`DAY_CHECK_SPECS` for one day's report."""
+    return [
+        dg.AssetCheckResult(
+            check_name="every_file_handled",
+            passed=not report.pending,
+            description=f"{len(report.pending)} files still waiting at their landing keys" if report.pending else "all",
+            metadata={"pending": dg.MetadataValue.json(report.pending), "quarantined": len(report.quarantined)},
+        ),
+        dg.AssetCheckResult(
+            check_name="history_matches_files",
+            passed=not report.mismatched,
+            description=f"{len(report.mismatched)} of {len(report.processed)} files differ"
+            if report.mismatched
+            else "equal",
+            metadata={"mismatched": dg.MetadataValue.json({k: list(v) for k, v in report.mismatched.items()})},
+        ),
+    ]
 
 
 @dg.asset_check(
-    asset=desk_day_history,
+    asset=DESK_DAY_HISTORY,
     description="During trading hours the dashboard's last_update keys are fresh (market data and TT orders).",
 )
 def desk_feed_is_fresh(desk_cache: RedisCache, desk_settings: DeskSettings) -> dg.AssetCheckResult:
@@ -91,4 +93,5 @@ def desk_feed_is_fresh(desk_cache: RedisCache, desk_settings: DeskSettings) -> d
     )
 
 
-desk_checks = [every_file_handled, history_matches_files, desk_feed_is_fresh]
+desk_checks = [desk_feed_is_fresh]
+"""The checks with their own ops (the day's two others are :data:`DAY_CHECK_SPECS`, inside the asset)."""

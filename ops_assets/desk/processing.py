@@ -16,12 +16,19 @@ For a file under ``market-data/``, ``eod/`` or ``sod/``:
 A failure of Redis or the history store raises before the archive step: the file stays where it landed, and the
 next attempt (the consumer's retry or the reconciliation sensor) repeats every step harmlessly, since each is
 idempotent. Nothing is half-applied: Redis takes a file in one call, the central store in one transaction.
+
+A file no longer at its landing key is not an error: S3 delivers events at least once, so a repeated event often
+comes after the first delivery's file was archived (``duplicate``: it is under ``processed/`` or
+``quarantine/``), and a file somebody deleted is ``ignored`` with a warning. Either way the event is done with,
+rather than retried until it lands in the dead-letter queue. A failing alert (the notifier down) is logged and
+never stops the quarantine nor the other files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -39,6 +46,8 @@ from ops_assets.desk.files import (
 from ops_assets.desk.parsing import ACTANT_TIMEZONE, MalformedFile, parse_file
 from resources.desk_history import EodRow, MarketRow, SodRow, epoch_ms, sod_account_date
 
+logger = logging.getLogger(__name__)
+
 Outcome = Literal["processed", "duplicate", "quarantined", "ignored"]
 
 
@@ -46,6 +55,7 @@ class Objects(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
 
 
 class LatestValues(Protocol):
@@ -89,12 +99,16 @@ def process_file(
     if isinstance(landed, RouteError):
         if not landed.ours:
             return FileOutcome(key, "ignored", reason=landed.reason)
-        data = objects.get_bytes(key)
+        data = _read(objects, key)
+        if data is None:
+            return _gone(objects, key, None)
         return _quarantine(objects, key, None, landed.reason, data, alert)
     if landed.kind == FileKind.ORDERS:
         # Snapshots are written by the snapshotter itself, already applied; nothing to do when they land.
         return FileOutcome(key, "ignored", kind=landed.kind, reason="working-orders snapshots are written, not read")
-    data = objects.get_bytes(key)
+    data = _read(objects, key)
+    if data is None:
+        return _gone(objects, key, landed.kind)
     etag = etag_of(data)
     try:
         parsed = parse_file(landed.kind, data, day=landed.day, timezone=timezone)
@@ -113,6 +127,25 @@ def process_file(
     objects.put_bytes(processed_key(key), data)
     objects.delete(key)
     return FileOutcome(key, "processed" if applied else "duplicate", kind=landed.kind, rows=rows, etag=etag)
+
+
+def _read(objects: Objects, key: str) -> bytes | None:
+    """The object's bytes, or ``None`` when nothing is at ``key`` (the object stores raise a ``KeyError`` then)."""
+    try:
+        return objects.get_bytes(key)
+    except KeyError:
+        return None
+
+
+def _gone(objects: Objects, key: str, kind: str | None) -> FileOutcome:
+    """The outcome for an event whose file is no longer at its landing key."""
+    for where, done in ((processed_key(key), "archived"), (quarantine_key(key), "quarantined")):
+        if objects.exists(where):
+            return FileOutcome(key, "duplicate", kind=kind, reason=f"already {done} ({where}): a repeated event")
+    logger.warning("%s is no longer at its landing key and was neither archived nor quarantined: deleted?", key)
+    return FileOutcome(
+        key, "ignored", kind=kind, reason="no longer at its landing key (neither archived nor quarantined)"
+    )
 
 
 def _latest_row(row: Any) -> dict[str, Any]:
@@ -200,5 +233,12 @@ def _quarantine(
     objects.put_bytes(quarantine_reason_key(key), json.dumps(note, indent=2).encode())
     objects.delete(key)
     if alert is not None:
-        alert(f"Desk file QUARANTINED - {key}", f"{reason}\nThe file is at {quarantine_key(key)}; the others go on.")
+        try:
+            alert(
+                f"Desk file QUARANTINED - {key}", f"{reason}\nThe file is at {quarantine_key(key)}; the others go on."
+            )
+        except Exception:  # the file is quarantined with its reason either way; the others must go on
+            logger.exception(
+                "could not send the quarantine alert for %s (the reason is in %s)", key, quarantine_key(key)
+            )
     return FileOutcome(key, "quarantined", kind=landed.kind if landed else None, reason=reason, etag=etag)

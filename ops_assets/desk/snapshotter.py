@@ -22,7 +22,8 @@ orders stay in ``tt:orders:active``, ``tt:orders:stale`` says since when and why
 outage (the stale marker in Redis is the outage's state, so a restart during an outage does not alert again);
 the first good snapshot after it clears the marker and sends one "recovered" alert. A malformed answer is also
 kept under ``quarantine/working-orders/...`` with its reason. Redis, bucket or history failures raise: the
-schedule logs them and the next tick tries again.
+schedule logs them and the next tick tries again. With Redis down but TT answering, the snapshot still goes to
+the bucket and the history before the Redis error is raised: the record of the orders has no gap.
 
 Plain module: no Dagster.
 """
@@ -196,10 +197,25 @@ def take_snapshot(
     at = require_aware(fetched_at, "fetched_at").astimezone(UTC)
     epoch = int(at.timestamp())
     orders: tuple[WorkingOrder, ...] = parsed.rows
-    was_stale = _stale_marker(latest)
-    applied = latest.replace_orders(
-        {o.order_id: json.dumps(o.to_json_dict(), separators=(",", ":"), sort_keys=True) for o in orders}, at=epoch
-    )
+    key = snapshot_key(at)
+    redis_failure: Exception | None = None
+    try:
+        was_stale = _stale_marker(latest)
+        applied = latest.replace_orders(
+            {o.order_id: json.dumps(o.to_json_dict(), separators=(",", ":"), sort_keys=True) for o in orders},
+            at=epoch,
+        )
+    except Exception as exc:
+        # Redis down: TT answered, so the snapshot still goes to the bucket and the history (nothing lost), then
+        # the Redis error is raised for the schedule to report; the next tick brings Redis up to date.
+        redis_failure = exc
+    if redis_failure is not None:
+        try:
+            objects.put_bytes(key, raw)
+            history.write_order_snapshot([_history_order(o) for o in orders], at=at, source_key=key)
+        except Exception:  # the Redis failure is what the schedule must report; this one is logged
+            logger.exception("Redis is down and the snapshot could not be kept in the bucket/history either")
+        raise redis_failure
     alerted = False
     if was_stale is not None and applied:  # the dashboard is current again: say so before the slower writes
         since = was_stale.get("since") if isinstance(was_stale, dict) else None
@@ -211,7 +227,6 @@ def take_snapshot(
         )
         alerted = alert is not None
         logger.info("TT working orders recovered: %d orders at %s", len(orders), at.isoformat())
-    key = snapshot_key(at)
     objects.put_bytes(key, raw)
     history.write_order_snapshot([_history_order(o) for o in orders], at=at, source_key=key)
     return SnapshotOutcome("taken", at, orders=len(orders), key=key, applied=applied, alerted=alerted)

@@ -148,6 +148,24 @@ def sample_instruments(day: date = SAMPLE_DESK_DAY) -> dict[str, list[str]]:
     }
 
 
+def sample_reference_quotes(day: date = SAMPLE_DESK_DAY) -> dict[str, tuple[Decimal, Decimal]]:
+    """Each instrument of :func:`sample_instruments` -> (its price at the session's first mark, its tick): what
+    the sample TT server prices its working orders around, so orders and market data name the same instruments
+    at consistent prices."""
+    steps = len(_session_marks(day, timedelta(minutes=5), SESSION_START, SESSION_END))
+    opening = datetime.combine(day, SESSION_START)
+    expiry = option_expiry(day)
+    quotes: dict[str, tuple[Decimal, Decimal]] = {}
+    for root, product in PRODUCTS.items():
+        price = _futures_path(root, day, steps)[0][0]
+        quotes[root] = (price, product.tick)
+        for kind, strike in product.strikes:
+            premium, *_ = _bachelier(kind, float(price), float(strike), product.normal_vol, _years_to(expiry, opening))
+            option_price = _round_to(premium, product.option_tick, minimum=product.option_tick)
+            quotes[f"{root} {expiry:%Y-%m} {kind}{_text(strike)}"] = (option_price, product.option_tick)
+    return quotes
+
+
 def _session_marks(day: date, every: timedelta, start: time, end: time) -> list[datetime]:
     if every <= timedelta(0):
         raise ValueError(f"every must be positive, got {every}")

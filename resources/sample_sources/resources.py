@@ -15,6 +15,7 @@ from datetime import date
 from resources.alpha_vantage import AlphaVantageResource
 from resources.price_source import PriceHistory, PriceSource
 from resources.rss import FeedFetch, RssFetcher
+from resources.sample_sources.actant import SAMPLE_DESK_DAY
 from resources.sample_sources.alpha_vantage import DEFAULT_TICKERS, ERROR_TICKER
 from resources.sample_sources.feeds import COMPANY_NAMES, SAMPLE_FEEDS, shared_feed_server
 from resources.sample_sources.prices import SAMPLE_PRICE_SOURCE, sample_daily_history
@@ -76,8 +77,9 @@ class SamplePriceSource(PriceSource):
 
 @functools.cache
 def _sample_tt_server() -> TTOrdersSampleServer:
-    # Orders appear, fill and cancel with the wall clock, as a live desk's would.
-    return TTOrdersSampleServer(clock=time.time).start()
+    # Orders appear, fill and cancel with the wall clock, as a live desk's would, in the instruments of the
+    # Actant sample day whose files `make run` drops (so the option names match whatever the date).
+    return TTOrdersSampleServer(clock=time.time, instruments_day=SAMPLE_DESK_DAY).start()
 
 
 class SampleWorkingOrdersSource(TTWorkingOrdersSource):

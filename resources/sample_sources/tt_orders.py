@@ -3,7 +3,12 @@
 :class:`TTOrdersSampleServer` answers the seed's shape, a JSON list of orders, each with an ``order_id``::
 
     [{"order_id": "100042", "instrument": "ZN", "side": "BUY", "qty": 10, "filled_qty": 3,
-      "price": 112.40625, "status": "PARTIALLY_FILLED", ...}, ...]
+      "price": 110.40625, "status": "PARTIALLY_FILLED", ...}, ...]
+
+Instruments are the sample Actant generator's (``resources.sample_sources.actant``): the futures ZN, ZF, ZB, ES
+and the ES and ZN options, spelled as its market-data files spell them (``ES 2026-12 C5900``), for the Chicago
+day the order was created, at prices a few ticks around that day's opening quote; so a dashboard joining working
+orders with ``actant:market:<instrument>`` finds every order's instrument.
 
 Orders are deterministic: order ``i`` of a given ``seed`` is always created at the same time, for the same
 instrument, side, size and price, and ends (filled or cancelled) at the same time, so the working set is a pure
@@ -26,21 +31,27 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from resources.sample_sources.actant import SAMPLE_ACCOUNTS, SAMPLE_TIMEZONE, sample_reference_quotes
 from resources.sample_sources.local_http import LocalHttpServer, QuietHTTPServer
 
 WORKING_ORDERS_PATH = "/v1/orders/working"
+_CHICAGO = ZoneInfo(SAMPLE_TIMEZONE)
 
 SAMPLE_TT_API_KEY = "sample-tt-api-key"
 SAMPLE_TT_API_SECRET = "sample-tt-api-secret"
 SAMPLE_TT_CREDENTIALS_JSON = json.dumps({"api_key": SAMPLE_TT_API_KEY, "api_secret": SAMPLE_TT_API_SECRET})
 """What the sample's credentials secret holds (the ``dev/tt-api`` shape)."""
 
-SAMPLE_TT_START = 1_705_329_000
-"""2024-01-15 14:30:00 UTC (08:30 in Chicago): the sample clock's default start, the seed's example day."""
+SAMPLE_TT_START = 1_795_185_000
+"""2026-11-20 14:30:00 UTC (08:30 in Chicago): the sample clock's default start, the Actant sample's default day
+(:data:`~resources.sample_sources.actant.SAMPLE_DESK_DAY`)."""
 
 ORDER_SPACING_SECONDS = 9
 """A new order every 9 s (plus up to 8 s of jitter): about 35 orders working at any time."""
@@ -57,16 +68,20 @@ class SampleInstrument:
     tick: float
 
 
-INSTRUMENTS: tuple[SampleInstrument, ...] = (
-    SampleInstrument("ZN", 112.5, 1 / 64),
-    SampleInstrument("ZF", 108.25, 1 / 128),
-    SampleInstrument("ZT", 102.75, 1 / 256),
-    SampleInstrument("ZB", 120.0, 1 / 32),
-    SampleInstrument("ES", 4800.0, 0.25),
-    SampleInstrument("ES 4800 C", 45.0, 0.05),
-    SampleInstrument("OZN 112.5 P", 0.5, 1 / 64),
-)
-ACCOUNTS = ("FRGM01", "FRGM02")
+@lru_cache(maxsize=32)
+def sample_tt_instruments(day: date) -> tuple[SampleInstrument, ...]:
+    """The instruments orders are placed in on ``day`` (Chicago): the Actant sample's, at its opening quotes."""
+    return tuple(
+        SampleInstrument(symbol, float(price), float(tick))
+        for symbol, (price, tick) in sample_reference_quotes(day).items()
+    )
+
+
+def _chicago_day(epoch: float) -> date:
+    return datetime.fromtimestamp(epoch, _CHICAGO).date()
+
+
+ACCOUNTS = SAMPLE_ACCOUNTS
 QUANTITIES = (1, 2, 5, 10, 20, 50)
 
 
@@ -108,14 +123,16 @@ class _Order:
         }
 
 
-def _order(seed: int, start: int, index: int) -> _Order:
+def _order(seed: int, start: int, index: int, day: date | None = None) -> _Order:
     rng = random.Random(f"tt-orders:{seed}:{index}")
-    instrument = rng.choice(INSTRUMENTS)
+    created_at = start - WARMUP_SECONDS + index * ORDER_SPACING_SECONDS + rng.randint(0, 8)
+    instrument = rng.choice(sample_tt_instruments(day or _chicago_day(created_at)))
     side = rng.choice(("BUY", "SELL"))
     ticks = rng.randint(1, 40)
     price = instrument.price - ticks * instrument.tick if side == "BUY" else instrument.price + ticks * instrument.tick
+    # An option bid never goes below one tick.
+    price = max(price, instrument.tick)
     qty = rng.choice(QUANTITIES)
-    created_at = start - WARMUP_SECONDS + index * ORDER_SPACING_SECONDS + rng.randint(0, 8)
     lifetime = rng.randint(MIN_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS)
     outcome = "FILLED" if rng.random() < 0.6 else "CANCELLED"
     filled_at_end = qty if outcome == "FILLED" else rng.randint(0, qty // 2)
@@ -134,19 +151,26 @@ def _order(seed: int, start: int, index: int) -> _Order:
     )
 
 
-def sample_orders_at(t: float, *, seed: int = 0, start: int = SAMPLE_TT_START) -> list[dict[str, Any]]:
-    """The working orders at epoch ``t``, oldest first (what the server answers at that time)."""
+def sample_orders_at(
+    t: float, *, seed: int = 0, start: int = SAMPLE_TT_START, day: date | None = None
+) -> list[dict[str, Any]]:
+    """The working orders at epoch ``t``, oldest first (what the server answers at that time).
+
+    Instruments: those of the Actant sample on ``day``, else on the Chicago day each order was created.
+    """
     first = max(0, math.floor((t - start + WARMUP_SECONDS - MAX_LIFETIME_SECONDS - 8) / ORDER_SPACING_SECONDS))
     last = math.floor((t - start + WARMUP_SECONDS) / ORDER_SPACING_SECONDS)
-    orders = (_order(seed, start, i) for i in range(first, last + 1))
+    orders = (_order(seed, start, i, day) for i in range(first, last + 1))
     return [o.as_json(t) for o in orders if o.working_at(t)]
 
 
-def sample_order_history(t0: float, t1: float, *, seed: int = 0, start: int = SAMPLE_TT_START) -> dict[str, str]:
+def sample_order_history(
+    t0: float, t1: float, *, seed: int = 0, start: int = SAMPLE_TT_START, day: date | None = None
+) -> dict[str, str]:
     """``order_id`` -> ``"FILLED"`` / ``"CANCELLED"`` for the orders that end in ``[t0, t1)`` (test oracle)."""
     first = max(0, math.floor((t0 - start + WARMUP_SECONDS - MAX_LIFETIME_SECONDS - 8) / ORDER_SPACING_SECONDS))
     last = math.floor((t1 - start + WARMUP_SECONDS) / ORDER_SPACING_SECONDS)
-    ended = (_order(seed, start, i) for i in range(first, last + 1))
+    ended = (_order(seed, start, i, day) for i in range(first, last + 1))
     return {o.order_id: o.outcome for o in ended if t0 <= o.ends_at < t1}
 
 
@@ -202,6 +226,8 @@ class TTOrdersSampleServer(LocalHttpServer):
 
     ``start``: the clock's initial epoch seconds; ``clock``: a real clock to follow instead (e.g. ``time.time``;
     :meth:`advance` then adds an offset to it). ``seed`` picks another, equally deterministic order flow.
+    ``instruments_day``: order in the Actant sample's instruments of that day (e.g. the day whose sample files a
+    demo drops, so option names match past their expiry), else of each order's own Chicago day.
     """
 
     handler = _Handler
@@ -215,8 +241,10 @@ class TTOrdersSampleServer(LocalHttpServer):
         seed: int = 0,
         start: int = SAMPLE_TT_START,
         clock: Callable[[], float] | None = None,
+        instruments_day: date | None = None,
     ) -> None:
         self.seed = seed
+        self.instruments_day = instruments_day
         self.start_epoch = start
         self._api_key = api_key.encode()
         self._api_secret = api_secret.encode()
@@ -256,7 +284,9 @@ class TTOrdersSampleServer(LocalHttpServer):
 
     def orders_at(self, t: float | None = None) -> list[dict[str, Any]]:
         """The working orders at ``t`` (default: now), as the endpoint answers them."""
-        return sample_orders_at(self.now if t is None else t, seed=self.seed, start=self.start_epoch)
+        return sample_orders_at(
+            self.now if t is None else t, seed=self.seed, start=self.start_epoch, day=self.instruments_day
+        )
 
     # ------------------------------------------------------------------------------------- switches
 

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from resources.cache import (
+    _MARKET_SCRIPT,
     MARKET_LAST_UPDATE_KEY,
     ORDERS_ACTIVE_KEY,
     ORDERS_EMPTY_KEY,
@@ -192,6 +193,63 @@ def test_a_10000_row_file_in_one_atomic_call(cache: RedisCache) -> None:
         "timestamp": str(1705315000 + 199),
         "arrived": "1705315300",
     }
+
+
+def test_the_rows_travel_as_one_json_argument_and_read_back_exactly(cache: RedisCache) -> None:
+    # Characters JSON must escape, non-ASCII text and empty fields survive cjson's decoding unchanged.
+    rows = [
+        row("ZN", 1705314000, '112"5', "112\\48", "", "15\u00e9"),
+        row("Ré ZF 108½", 1705314001, "108.25", "", "108.26", "0 \U0001f600"),  # beyond the BMP: a surrogate pair
+    ]
+    assert cache.apply_market_update(rows, last_update=1705314005, arrived=1705314004, source_key="m/j.csv", etag="j")
+    assert cache.read_market("ZN") == {
+        "price": '112"5',
+        "bid": "112\\48",
+        "ask": "",
+        "volume": "15\u00e9",
+        "timestamp": "1705314000",
+        "arrived": "1705314004",
+    }
+    assert cache.read_market("Ré ZF 108½")["price"] == "108.25"
+    assert cache.read_market("Ré ZF 108½")["volume"] == "0 \U0001f600"
+    client = cache.client()
+    assert client.get(cache.key(MARKET_LAST_UPDATE_KEY)) == "1705314005"
+    assert client.get(cache.processed_key("m/j.csv", "j")) == "1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('[["200","1","","",""],["200","2","","",""],["200",3,"","",""]]', "row 3 field 2 is not a string"),
+        ('[["200","1","","",""],["200","2","",""],["200","3","","",""]]', "row 2 is not"),
+        ('[["200","1","","",""],["soon","2","","",""],["200","3","","",""]]', "row 2 timestamp is not a number"),
+        ('[["200","1","","",""],["200","2","","",""],["200","3","","",null]]', "row 3 field 5"),
+        ('[["200","1","","",""],["200","2","","",""]]', "2 rows for 3 instrument keys"),
+        ('[["200","1","","",""],["200","2","","",""],', "not a JSON array"),
+        ('"rows"', "not a JSON array"),
+    ],
+)
+def test_a_malformed_row_in_the_json_writes_nothing(cache: RedisCache, payload: str, message: str) -> None:
+    # The script checks every row before its first write (Redis does not roll a script back), even when the
+    # malformed row comes last and the earlier instruments would be applied: nothing of the file is written.
+    assert cache.apply_market_update([row("ES", 100, "4800")], last_update=150, source_key="m/ok.csv", etag="ok")
+    client = cache.client()
+    before = {key: client.dump(key) for key in client.scan_iter(match=f"{cache.key_prefix}*")}
+    keys = [
+        cache.processed_key("m/bad.csv", "bad"),
+        cache.key(MARKET_LAST_UPDATE_KEY),
+        cache.market_key("ZN"),
+        cache.market_key("ES"),
+        cache.market_key("ZF"),
+    ]
+    with pytest.raises(redis.ResponseError, match=message) as caught:
+        client.eval(_MARKET_SCRIPT, len(keys), *keys, PROCESSED_TTL_SECONDS, 300, 300, payload)
+    assert "nothing written" in str(caught.value)
+    after = {key: client.dump(key) for key in client.scan_iter(match=f"{cache.key_prefix}*")}
+    assert after == before
+    assert client.get(cache.key(MARKET_LAST_UPDATE_KEY)) == "150"
+    assert cache.read_market("ES")["price"] == "4800"
+    assert client.exists(cache.processed_key("m/bad.csv", "bad")) == 0  # a corrected retry can still apply
 
 
 # ------------------------------------------------------------------------------------------------ orders

@@ -128,3 +128,49 @@ def test_redis_down_is_a_clear_error_and_nothing_is_lost(parts: dict) -> None:
 
     assert process(parts, key).outcome == "processed"  # Redis back: caught up
     assert parts["latest"].read_market("ES")
+
+
+def test_a_repeated_event_after_the_file_was_archived_is_a_duplicate_not_an_error(parts: dict) -> None:
+    # SQS delivers S3 events at least once: the repeat often comes after the first delivery archived the file.
+    key, data = sample_market_file("ZN")
+    bad_key, bad = sample_malformed_file("bad_timestamp")
+    land(parts, key, data)
+    land(parts, bad_key, bad)
+    assert process(parts, key).outcome == "processed"
+    assert process(parts, bad_key).outcome == "quarantined"
+    rows = parts["history"].count_for_source("market", key)
+
+    again = process(parts, key)
+    assert (again.outcome, again.kind) == ("duplicate", "market")
+    assert processed_key(key) in (again.reason or "")
+    repeat_bad = process(parts, bad_key)
+    assert repeat_bad.outcome == "duplicate"
+    assert quarantine_key(bad_key) in (repeat_bad.reason or "")
+    assert parts["history"].count_for_source("market", key) == rows
+    assert len(parts["alerts"]) == 1  # the quarantine's, not again
+
+    # Neither archived nor quarantined (somebody deleted it): ignored, with the reason, no exception.
+    ghost = "market-data/2026/11/20/GE_XCME.ZF_20261120_101500.csv"
+    gone = process(parts, ghost)
+    assert gone.outcome == "ignored"
+    assert "no longer at its landing key" in (gone.reason or "")
+
+
+def test_a_failing_alert_never_stops_the_quarantine(parts: dict) -> None:
+    key, data = sample_malformed_file("missing_column")
+    land(parts, key, data)
+
+    def notifier_down(subject: str, body: str) -> None:
+        raise ConnectionError("SNS unreachable")
+
+    outcome = process_file(
+        key,
+        objects=parts["objects"],
+        latest=parts["latest"],
+        history=parts["history"],
+        arrived_at=ARRIVED,
+        alert=notifier_down,
+    )
+    assert outcome.outcome == "quarantined"
+    assert parts["objects"].exists(quarantine_reason_key(key))
+    assert not parts["objects"].exists(key)

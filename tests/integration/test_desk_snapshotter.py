@@ -29,6 +29,7 @@ from resources.object_store import LocalObjectStore
 from resources.sample_sources.tt_orders import SAMPLE_TT_CREDENTIALS_JSON, TTOrdersSampleServer
 from resources.secrets import StaticSecrets
 from resources.working_orders import TTWorkingOrdersSource, WorkingOrdersAnswer
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +137,21 @@ def test_tt_down_keeps_the_last_good_orders_marked_stale_with_one_alert_then_rec
     assert set(after.orders) == {o["order_id"] for o in server.orders_at()} != set(before.orders)
     assert [s for s, _ in parts["alerts"]] == [STALE_SUBJECT, RECOVERED_SUBJECT]
     assert snapshot(parts).alerted is False  # business as usual: no more alerts
+
+
+def test_redis_down_still_keeps_the_snapshot_in_the_bucket_and_history(parts: dict[str, Any], server) -> None:
+    down = {**parts, "latest": RedisCache(port=free_port(), key_prefix=parts["latest"].key_prefix, retries=0)}
+    expected = server.orders_at()
+    with pytest.raises(RedisUnavailableError, match="redis-server"):
+        snapshot(down)
+    (key,) = [info.key for info in parts["objects"].list("working-orders/")]
+    assert json.loads(parts["objects"].get_bytes(key)) == expected
+    assert parts["history"].count_for_source("orders", key) == len(expected)
+    assert parts["latest"].read_orders().state == "never_written"
+
+    server.advance(30)
+    assert snapshot(parts).outcome == "taken"  # Redis back: the next tick brings the dashboard up to date
+    assert parts["latest"].read_orders().state == "orders"
 
 
 def test_a_malformed_answer_is_kept_in_quarantine_and_the_orders_marked_stale(parts: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ops_assets.forecasting import keys
-from ops_assets.forecasting.checks import champion_performance_holds, features_match_training
+from ops_assets.forecasting.checks import _health, degradation_result, drift_result
 from ops_assets.forecasting.features import FEATURE_COLUMNS
 from ops_assets.forecasting.registry import ModelCard, ModelRegistry
 from ops_assets.forecasting.sensors import RETRAIN_REASON_TAG, forecast_retrain_sensor
@@ -92,11 +92,19 @@ def tick(store, settings, notifier, cursor: str | None = None):
         return forecast_retrain_sensor(context)
 
 
+def run_checks(store: LocalObjectStore, settings: ForecastingSettings) -> dict[str, dg.AssetCheckResult]:
+    """Both champion checks on one computation of the champion's health, as their one op does."""
+    health = _health(store, settings)
+    results = [drift_result(health), degradation_result(health)]
+    return {r.check_name: r for r in results}
+
+
 def test_a_healthy_champion_is_left_alone(setup) -> None:
     store, settings, notifier, _ = setup
     write(store, shift=0.0, errors=0.9)  # live MASE 0.9 = backtest
-    assert features_match_training(object_store=store, forecasting_settings=settings).passed
-    assert champion_performance_holds(object_store=store, forecasting_settings=settings).passed
+    results = run_checks(store, settings)
+    assert set(results) == {"features_match_training", "champion_performance_holds"}
+    assert all(r.passed for r in results.values())
     assert isinstance(tick(store, settings, notifier), dg.SkipReason)
 
 
@@ -104,8 +112,8 @@ def test_drift_and_degradation_request_one_retraining_with_the_reason(setup) -> 
     store, settings, notifier, tmp_path = setup
     write(store, shift=2.0, errors=1.5)  # features moved 2 sd; live MASE 1.5 = 1.67x backtest
 
-    drift = features_match_training(object_store=store, forecasting_settings=settings)
-    degradation = champion_performance_holds(object_store=store, forecasting_settings=settings)
+    results = run_checks(store, settings)
+    drift, degradation = results["features_match_training"], results["champion_performance_holds"]
     assert not drift.passed
     assert "log_return_1d" in drift.description
     assert not degradation.passed
@@ -121,3 +129,28 @@ def test_drift_and_degradation_request_one_retraining_with_the_reason(setup) -> 
     again = tick(store, settings, notifier, cursor=result.cursor)
     assert isinstance(again, dg.SkipReason)
     assert "not again so soon" in again.skip_message
+
+
+def test_both_checks_run_as_one_op_computing_the_health_once(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ops_assets.forecasting.checks as checks
+    from ops_assets.forecasting.assets import forecast_performance, price_features
+
+    store, settings, _, _ = setup
+    write(store, shift=2.0, errors=0.9)
+    calls: list[int] = []
+    real = checks.champion_health
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checks, "champion_health", counting)
+    result = dg.materialize(
+        [price_features, forecast_performance, checks.champion_health_checks],
+        selection=dg.AssetSelection.all_asset_checks(),
+        resources={"object_store": store, "forecasting_settings": settings},
+    )
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"features_match_training": False, "champion_performance_holds": True}
+    assert len(calls) == 1

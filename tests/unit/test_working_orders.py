@@ -21,14 +21,12 @@ from resources.sample_sources.tt_orders import (
     sample_order_history,
     sample_orders_at,
 )
-from resources.secrets import SecretNotFoundError, StaticSecrets
+from resources.secrets import SecretsManagerSecrets, StaticSecrets
 from resources.working_orders import (
-    SecretsManagerSecrets,
     TTWorkingOrdersSource,
     WorkingOrdersAuthError,
     WorkingOrdersSource,
     WorkingOrdersUnavailableError,
-    read_json_secret,
 )
 from tests.conftest import free_port
 
@@ -209,13 +207,6 @@ def test_a_missing_or_malformed_secret_is_an_auth_error_naming_it(server: TTOrde
     assert server.requests == []  # nothing was sent without credentials
 
 
-def test_read_json_secret_fields() -> None:
-    secrets = StaticSecrets(values={"s": json.dumps({"a": " 1 ", "b": "2", "c": 3})})
-    assert read_json_secret(secrets, "s", ("a", "b")) == {"a": "1", "b": "2"}
-    with pytest.raises(SecretNotFoundError, match="c"):
-        read_json_secret(secrets, "s", ("a", "c"))
-
-
 @mock_aws
 def test_credentials_from_secrets_manager(server: TTOrdersSampleServer) -> None:
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
@@ -239,3 +230,43 @@ def test_the_sample_defaults_work_together() -> None:
         answer = TTWorkingOrdersSource(base_url=srv.base_url, secrets=secrets).fetch()
         assert answer.orders == srv.orders_at()
     assert json.loads(SAMPLE_TT_CREDENTIALS_JSON) == {"api_key": SAMPLE_TT_API_KEY, "api_secret": SAMPLE_TT_API_SECRET}
+
+
+def test_sample_orders_name_the_actant_samples_instruments() -> None:
+    # A dashboard joins tt:orders:active with actant:market:<instrument>: every order's instrument must be one the
+    # Actant sample writes market data for that day, priced near that day's quotes.
+    from resources.sample_sources.actant import SAMPLE_DESK_DAY, sample_market_files, sample_reference_quotes
+
+    in_files = {
+        line.split(",")[0]
+        for _, body in sample_market_files(SAMPLE_DESK_DAY)
+        for line in body.decode().splitlines()[1:]
+    }
+    quotes = sample_reference_quotes(SAMPLE_DESK_DAY)
+    assert set(quotes) == in_files
+    seen: set[str] = set()
+    for t in range(SAMPLE_TT_START, SAMPLE_TT_START + 6 * 3600, 600):  # through the trading day
+        for order in sample_orders_at(t):
+            price, tick = quotes[order["instrument"]]
+            assert abs(order["price"] - float(price)) <= 40 * float(tick) + 1e-9, order
+            assert order["price"] > 0
+            seen.add(order["instrument"])
+    assert seen == in_files  # the futures and the ES/ZN options all get orders
+
+
+def test_a_fixed_instruments_day_keeps_the_names_of_that_days_files() -> None:
+    # make run drops the Actant sample day's files while the TT sample follows the wall clock: pinned to that day,
+    # the option names match even after the sample's options expired.
+    from datetime import date
+
+    from resources.sample_sources.actant import SAMPLE_DESK_DAY, sample_instruments
+
+    later = SAMPLE_TT_START + 60 * 86_400  # January 2027: the December options have expired
+    names = {name for names in sample_instruments(SAMPLE_DESK_DAY).values() for name in names}
+    pinned = {o["instrument"] for o in sample_orders_at(later, start=later, day=SAMPLE_DESK_DAY)}
+    assert pinned <= names
+    own_day = {o["instrument"] for o in sample_orders_at(later, start=later)}
+    assert own_day <= {n for ns in sample_instruments(date(2027, 1, 19)).values() for n in ns}
+    assert any(" 2027-03 " in name for name in own_day)
+    with TTOrdersSampleServer(start=later, instruments_day=SAMPLE_DESK_DAY) as srv:
+        assert {o["instrument"] for o in srv.orders_at()} == pinned
