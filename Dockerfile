@@ -76,6 +76,10 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/models/sentiment /opt/models/sentiment
 WORKDIR /opt/ops
 COPY workspace.yaml ./
+# The production workspace (the code-location service over gRPC) and the long-running services' entry points
+# (scripts/desk_service.py, scripts/serve_forecasts.py).
+COPY infra/workspace.yaml ./infra/workspace.yaml
+COPY scripts ./scripts
 COPY infra/dagster.yaml /opt/dagster/home/dagster.yaml
 # DAGSTER_HOME is the only place the processes write (local artifact storage, compute-log staging); the code and the
 # model stay root-owned and read-only for the service user.

@@ -841,7 +841,9 @@ class OpsPlatformStack(Stack):
             webserver_role.add_to_policy(statement)
 
         code_port = str(CODE_SERVER_PORT)
-        grpc = ["--grpc-host", self.code_server_host, "--grpc-port", code_port]
+        # infra/workspace.yaml: the code-location service over gRPC (DAGSTER_CODE_SERVER_HOST, port 4000) under the
+        # location name `ops_assets`, the same as locally.
+        grpc = ["-w", "infra/workspace.yaml"]
         dagster_env = self._dagster_environment(run_task_definition=run_task_arn)
 
         self.code_service = self._service(

@@ -414,7 +414,7 @@ def test_commands_and_health_checks(dev):
         "-p",
         "4000",
     ]
-    grpc = ["--grpc-host", "code-server.ops-dev.local", "--grpc-port", "4000"]
+    grpc = ["-w", "infra/workspace.yaml"]
     assert containers["webserver"]["Command"] == ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", *grpc]
     assert containers["daemon"]["Command"] == ["dagster-daemon", "run", *grpc]
     assert containers["forecast-endpoint"]["Command"] == ["python", "scripts/serve_forecasts.py"]

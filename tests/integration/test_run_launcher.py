@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -325,3 +328,48 @@ def test_a_run_stuck_in_starting_fails_at_the_start_timeout_and_is_retried(
     assert retry.status == dg.DagsterRunStatus.QUEUED
     assert retry.tags["dagster/retry_number"] == "1"
     assert (retry.tags["ops/launch"], retry.tags["ecs/cpu"], retry.tags["ecs/memory"]) == ("ecs", "2048", "4096")
+
+
+def test_the_production_workspace_reaches_the_code_server_as_ops_assets(
+    production_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webserver and daemon tasks run with ``-w infra/workspace.yaml`` against the code-location service, which
+    runs the image's CMD (``dagster code-server start -p 4000 -m ops_assets.definitions``). The location keeps the
+    name ``ops_assets``, as under ``make ui`` locally, so runs and "Re-execute" read the same everywhere."""
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._grpc.client import DagsterGrpcClient
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    command = [dagster, "code-server", "start", "-h", "127.0.0.1", "-p", str(port), "-m", "ops_assets.definitions"]
+    server = subprocess.Popen(
+        command,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    try:
+        client = DagsterGrpcClient(port=port, host="127.0.0.1")
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                client.ping("")
+                break
+            except DagsterUserCodeUnreachableError:
+                assert server.poll() is None, "the code server exited before it answered"
+                assert time.monotonic() < deadline, "the code server never answered"
+                time.sleep(0.5)
+        monkeypatch.setenv("DAGSTER_CODE_SERVER_HOST", "127.0.0.1")
+        monkeypatch.setenv("DAGSTER_CODE_SERVER_PORT", str(port))
+        target = WorkspaceFileTarget(paths=[str(REPO / "infra" / "workspace.yaml")])
+        with WorkspaceProcessContext(production_instance, target) as context:
+            workspace = context.create_request_context()
+            assert workspace.code_location_errors() == []
+            location = workspace.get_code_location(LOCATION)
+            [repository_name] = location.get_repository_names()
+            jobs = {job.name for job in location.get_repository(repository_name).get_all_jobs()}
+            assert {"weekly_fundamentals_job", "news_job", "desk_freshness_job"} <= jobs
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
