@@ -31,6 +31,11 @@ GROUP = "forecasting"
 OWNERS = ["team:forecasting"]
 
 
+def utc_now() -> datetime:
+    """The wall clock the close-of-session guard compares with (one place, so tests can set the time)."""
+    return datetime.now(UTC)
+
+
 @dg.asset(
     partitions_def=trading_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -55,7 +60,7 @@ def daily_prices(
     """
     first, last = partition_days(context)
     closes = session_close(last)
-    if datetime.now(UTC) < closes:
+    if utc_now() < closes:
         raise dg.Failure(
             description=f"The session of {last} closes at {closes.astimezone(ZoneInfo(NEW_YORK)):%H:%M} "
             f"New York time; its prices are not final before then. Run this partition after the close.",

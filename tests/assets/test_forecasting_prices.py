@@ -4,7 +4,7 @@ played by a loopback server, the local object store; checks blocking the feature
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -106,17 +106,21 @@ def test_a_blocking_check_stops_the_features(tmp_path: Path) -> None:
     assert store.get_bytes(keys.features_key("AMZN")) == before
 
 
-def test_a_session_that_has_not_closed_is_refused(tmp_path: Path) -> None:
+def test_a_session_that_has_not_closed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops_assets.forecasting import assets as forecasting_assets
+    from ops_assets.forecasting.trading_calendar import session_close
+
     res = resources(tmp_path, SamplePriceSource(), ["AMZN"])
-    future = next(d for d in sessions(date.today(), date(2030, 1, 1)) if d > datetime.now(UTC).date())
+    day = date(2026, 11, 24)  # a full session: closes 16:00 New York
+    monkeypatch.setattr(forecasting_assets, "utc_now", lambda: session_close(day) - timedelta(hours=2))
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [daily_prices], resources=res, partition_key=future.isoformat(), raise_on_error=False,
-            instance=instance,
-        )  # fmt: skip
+            [daily_prices], resources=res, partition_key=day.isoformat(), raise_on_error=False, instance=instance
+        )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    assert "New York time; its prices are not final before then" in failure.event_specific_data.error.message
+    message = failure.event_specific_data.error.message
+    assert "closes at 16:00 New York time; its prices are not final before then" in message
 
 
 class ScriptedSource:
