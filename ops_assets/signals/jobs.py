@@ -41,7 +41,8 @@ def record_kill_switch_reset(
 @dg.job(
     description="Operator action: reset the dispatcher's kill switch (operator and reason required). Failures "
     "before now no longer count; the next market_signals_job run dispatches again. Audited in kill_switch_events.",
-    tags={"ops/launch": "inline"},
+    # Inline: an operator waits for it. Not retried: a retry would record (and announce) the reset twice.
+    tags={"ops/launch": "inline", "dagster/max_runtime": "300", "dagster/max_retries": "0"},
 )
 def reset_kill_switch_job() -> None:
     record_kill_switch_reset()

@@ -441,7 +441,8 @@ def test_migration_0002_upgrades_a_0001_database_and_downgrades(store: CentralSt
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
     assert store.current_revision() == "0001"
-    assert store.ensure_schema() == ["0002"]
+    # 0002 is applied first; later revisions (0003 ...) follow it up to head.
+    assert store.ensure_schema()[:1] == ["0002"]
     with store.connect() as conn:
         inspector = sa.inspect(conn)
         assert {t.name for t in DESK_HISTORY_TABLES} <= set(inspector.get_table_names())
@@ -472,7 +473,7 @@ def test_migration_0002_upgrades_a_0001_database_and_downgrades(store: CentralSt
     with store.connect() as conn:
         assert not {t.name for t in DESK_HISTORY_TABLES} & set(sa.inspect(conn).get_table_names())
     store.dispose()
-    assert store.ensure_schema() == ["0002"]
+    assert store.ensure_schema()[:1] == ["0002"]
 
 
 def test_central_store_write_is_all_or_nothing(store: CentralStore) -> None:

@@ -127,7 +127,9 @@ def test_no_look_ahead_in_fit_or_predict() -> None:
     assert not forecasts[~up_to].equals(forecasts_altered[~up_to])
     # The future cut off entirely gives the same forecasts up to train_end too.
     prefix = model.predict(features[features["day"] <= TRAIN_END])
-    np.testing.assert_allclose(prefix["forecast"], forecasts.loc[up_to, "forecast"], rtol=1e-12)
+    # Equal up to float noise: torch's CPU kernels may sum in a different order for a shorter batch (seen: 3e-12
+    # relative); a look-ahead would move a forecast by whole units.
+    np.testing.assert_allclose(prefix["forecast"], forecasts.loc[up_to, "forecast"], rtol=1e-9)
 
 
 def test_scaler_is_fitted_on_training_rows_only() -> None:

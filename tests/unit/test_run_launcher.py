@@ -80,7 +80,7 @@ def test_the_weekly_job_gets_the_seeds_container() -> None:
 
 
 def test_frequent_and_operator_jobs_are_not_retried() -> None:
-    never = {"news_job", "market_signals_job", "desk_freshness_job", "forecast_rollback_job"}
+    never = {"news_job", "market_signals_job", "desk_freshness_job", "forecast_rollback_job", "reset_kill_switch_job"}
     assert {job.name for job in PROJECT_JOBS if job.tags.get("dagster/max_retries") == "0"} == never
 
 
