@@ -3,6 +3,9 @@
 from datetime import UTC, datetime
 
 import dagster as dg
+import sqlalchemy as sa
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
 from ops_assets.housekeeping.retention import (
     RetentionPolicy,
@@ -15,14 +18,31 @@ from ops_assets.housekeeping.settings import HousekeepingSettings
 
 
 def latest_asset_event_runs(instance: dg.DagsterInstance) -> set[str]:
-    """The runs holding some asset's latest materialization or observation (kept whatever their age)."""
+    """The runs holding some asset's latest materialization or observation, or some check's latest execution
+    (kept whatever their age: the catalog shows them as the asset's or the check's current state)."""
     runs: set[str] = set()
     for record in instance.get_asset_records():
         entry = record.asset_entry
         for event in (entry.last_materialization_record, entry.last_observation_record):
             if event is not None and event.event_log_entry.run_id:
                 runs.add(event.event_log_entry.run_id)
+    storage = instance.event_log_storage
+    if isinstance(storage, SqlEventLogStorage) and storage.has_table(AssetCheckExecutionsTable.name):
+        table = AssetCheckExecutionsTable
+        latest = sa.select(sa.func.max(table.c.id)).group_by(table.c.asset_key, table.c.check_name)
+        with storage.index_connection() as conn:
+            runs.update(row[0] for row in conn.execute(sa.select(table.c.run_id).where(table.c.id.in_(latest))))
     return runs
+
+
+def delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
+    """The run, its event log (DagsterInstance.delete_run) and its asset-check executions, which Dagster's
+    delete_run leaves behind (one row per check evaluation, each with the serialized evaluation)."""
+    instance.delete_run(run_id)
+    storage = instance.event_log_storage
+    if isinstance(storage, SqlEventLogStorage) and storage.has_table(AssetCheckExecutionsTable.name):
+        with storage.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.delete().where(AssetCheckExecutionsTable.c.run_id == run_id))
 
 
 def _summary(record: dg.RunRecord) -> RunSummary:
@@ -52,7 +72,7 @@ def prune_runs(
         doomed = runs_to_delete(page, now, policy, protected, report)
         statuses = {run.run_id: run.status for run in page}
         for run_id in doomed:
-            instance.delete_run(run_id)
+            delete_run(instance, run_id)
             report.deleted += 1
             report.deleted_by_status[statuses[run_id]] = report.deleted_by_status.get(statuses[run_id], 0) + 1
         if log:

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.runs.schema import RunsTable
 
 from ops_assets.housekeeping.jobs import prune_runs, run_retention_job
@@ -30,10 +31,10 @@ def instance(request: pytest.FixtureRequest) -> Iterator[dg.DagsterInstance]:
         yield test_instance
 
 
-@dg.asset
-def refreshed() -> int:
-    """Materialized by an old run and again by a new one."""
-    return 1
+@dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="refreshed")])
+def refreshed() -> dg.MaterializeResult:
+    """Materialized (and checked) by an old run and again by a new one."""
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
 
 
 @dg.asset
@@ -58,6 +59,12 @@ def age(instance: dg.DagsterInstance, run_id: str, days: float) -> str:
     with instance.run_storage.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(sa.update(RunsTable).where(RunsTable.c.run_id == run_id).values(create_timestamp=created))
     return run_id
+
+
+def check_executions(instance: dg.DagsterInstance, run_id: str) -> int:
+    table = AssetCheckExecutionsTable
+    with instance.event_log_storage.index_connection() as conn:  # type: ignore[attr-defined]
+        return conn.execute(sa.select(sa.func.count()).where(table.c.run_id == run_id)).scalar_one()
 
 
 def succeeded(instance: dg.DagsterInstance, asset: dg.AssetsDefinition) -> str:
@@ -85,6 +92,7 @@ def test_the_job_deletes_old_runs_and_their_event_logs(instance: dg.DagsterInsta
     }
     for run_id in runs.values():
         assert instance.all_logs(run_id), "every run starts with a real event log"
+    assert check_executions(instance, runs["old success"]) == 1
     deleted = {"old success", "failed 100 days ago"}
 
     result = run_retention_job.execute_in_process(
@@ -99,6 +107,10 @@ def test_the_job_deletes_old_runs_and_their_event_logs(instance: dg.DagsterInsta
         assert instance.all_logs(runs[name]) == [], f"{name}: its event log is gone too"
     for name in runs.keys() - deleted:
         assert instance.all_logs(runs[name]), f"{name}: its event log stays"
+    # Dagster's delete_run leaves the check executions of the run; the job deletes them too, not the latest.
+    assert check_executions(instance, runs["old success"]) == 0
+    assert check_executions(instance, runs["new success"]) == 1
+    assert instance.get_latest_materialization_event(dg.AssetKey("refreshed")).run_id == runs["new success"]
     # The asset whose only materialization was in a kept old run still shows it.
     assert instance.get_latest_materialization_event(dg.AssetKey("rarely_built")) is not None
     step_output = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT")
