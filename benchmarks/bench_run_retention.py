@@ -15,9 +15,9 @@ Then measures, before and after pruning at the default policy (30 days; failed r
 - storage: pg_total_relation_size of runs, run_tags, event_logs (rows and bytes), and the database;
 - the Runs page: the calls the webserver's runs feed makes (runs and backfills, 26 each, roots only, and the
   counts), median of ``--repeats``;
-- the pruning itself: ``prune_runs`` (what run_retention_job runs: DagsterInstance.delete_run per run, batches of
-  500) against the plain reference, three SQL DELETEs of the same runs on an identical copy of the database
-  (CREATE DATABASE ... TEMPLATE).
+- the pruning itself: ``prune_runs`` with pooled connections (what run_retention_job runs:
+  DagsterInstance.delete_run per run, batches of 500) against the plain reference, three SQL DELETEs of the same
+  runs on an identical copy of the database (CREATE DATABASE ... TEMPLATE).
 
 The default (85 runs a day, 1/20 of production's ~1,700) keeps the run to a few minutes on a shared 2-core
 machine; bytes per day and deletion time scale linearly with runs (each run is the same rows), which is how
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 import psycopg2
 
-from ops_assets.housekeeping.jobs import prune_runs
+from ops_assets.housekeeping.jobs import pool_connections, prune_runs
 from ops_assets.housekeeping.retention import RetentionPolicy
 
 PG_DSN = os.environ.get("OPS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -305,6 +305,7 @@ def main() -> None:
             cur.execute(f'CREATE DATABASE "{reference_db}" TEMPLATE "{name}"')
         try:
             with dg.DagsterInstance.from_config(home) as instance:
+                pool_connections(instance)  # as run_retention_job does
                 started = time.perf_counter()
                 report = prune_runs(instance, policy, now=now)
                 prune_s = time.perf_counter() - started

@@ -45,6 +45,16 @@ def delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
             conn.execute(AssetCheckExecutionsTable.delete().where(AssetCheckExecutionsTable.c.run_id == run_id))
 
 
+def pool_connections(instance: dg.DagsterInstance) -> None:
+    """Let ``instance`` reuse its database connections for the rest of this process, as dagster-webserver does.
+
+    dagster-postgres opens a new connection for every statement (no pool), and deleting a run takes several
+    statements: pooled, pruning measured ~4x faster (benchmarks/bench_run_retention.py). The job's run worker is a
+    process of its own, so nothing else shares the change. No statement timeout; connections recycled hourly.
+    """
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=5)
+
+
 def _summary(record: dg.RunRecord) -> RunSummary:
     return RunSummary(record.dagster_run.run_id, record.dagster_run.status.value, record.create_timestamp)
 
@@ -87,6 +97,7 @@ def prune_runs(
 def prune_old_runs(context: dg.OpExecutionContext, housekeeping_settings: HousekeepingSettings) -> dg.Output:
     """Delete finished runs older than the retention age (failed runs: the longer age) and their event logs."""
     policy = housekeeping_settings.policy()
+    pool_connections(context.instance)
     report = prune_runs(context.instance, policy, log=context.log)
     context.log.info(
         f"Deleted {report.deleted} of {report.examined} runs older than {policy.max_age_days} days "
