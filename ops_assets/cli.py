@@ -98,7 +98,8 @@ class Progress:
             self.materialized.add(event.asset_key.to_user_string())
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            outcome = "passed" if evaluation.passed else str(evaluation.severity.value).lower()  # type: ignore[union-attr]
+            severity = str(getattr(evaluation.severity, "value", evaluation.severity))  # type: ignore[union-attr]
+            outcome = "passed" if evaluation.passed else ("warned" if severity == "WARN" else "failed")  # type: ignore[union-attr]
             self.checks[outcome] = self.checks.get(outcome, 0) + 1
             if not evaluation.passed:  # type: ignore[union-attr]
                 self.failed_checks.append(evaluation.check_name)  # type: ignore[union-attr]
@@ -108,6 +109,8 @@ class Progress:
             took = f" ({seconds / 1000:.1f} s)" if seconds else ""
             if kind == "STEP_FAILURE":
                 error = event.event_specific_data.error  # type: ignore[union-attr]
+                while error is not None and error.cause is not None:  # the user's error, not Dagster's wrapper
+                    error = error.cause
                 message = error.message.strip().splitlines()[-1] if error else "failed"
                 self.failures.append(f"{event.step_key}: {message}")
             line = f"    {self.steps_done:>2}. {event.step_key} {'FAILED' if kind == 'STEP_FAILURE' else 'done'}{took}"
