@@ -21,8 +21,9 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
+# `make run VERBOSE=1` prints Dagster's full event log of each run (otherwise in $(DAGSTER_HOME)/make_run.log).
 run: setup
-	$(BIN)/python scripts/run_local.py
+	$(BIN)/python scripts/run_local.py $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -11,12 +11,13 @@ from ops_assets.desk import definitions as desk
 from ops_assets.environments import resources_for
 from ops_assets.forecasting import definitions as forecasting
 from ops_assets.fundamentals import definitions as fundamentals
+from ops_assets.housekeeping import definitions as housekeeping
 from ops_assets.markets import definitions as markets
 from ops_assets.monitoring import definitions as monitoring
 from ops_assets.news import definitions as news
 from ops_assets.signals import definitions as signals
 
-DOMAINS = (fundamentals, news, markets, signals, forecasting, desk, monitoring, backups)
+DOMAINS = (fundamentals, news, markets, signals, forecasting, desk, monitoring, backups, housekeeping)
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

@@ -37,6 +37,7 @@ from ops_assets.backups.settings import BackupSettings
 from ops_assets.desk.settings import DeskSettings
 from ops_assets.forecasting.settings import ForecastingSettings
 from ops_assets.fundamentals.settings import FundamentalsSettings
+from ops_assets.housekeeping.settings import HousekeepingSettings
 from ops_assets.markets.settings import MarketsSettings
 from ops_assets.monitoring.settings import MonitoringSettings
 from ops_assets.news.settings import NewsSettings
@@ -215,6 +216,15 @@ def sentiment(default_backend: str) -> SentimentResource:
     )
 
 
+def housekeeping_settings() -> HousekeepingSettings:
+    """Run retention: finished runs kept 30 days, failed ones 90 (the same in every environment)."""
+    return HousekeepingSettings(
+        run_max_age_days=_env("OPS_RUN_RETENTION_DAYS", 30),
+        failed_run_max_age_days=_env("OPS_FAILED_RUN_RETENTION_DAYS", 90),
+        batch_size=_env("OPS_RUN_RETENTION_BATCH_SIZE", 500),
+    )
+
+
 def domain_settings(
     *, feeds: dict[str, str] | None, watched_tickers: list[str] | None, company_names: dict[str, str]
 ) -> dict[str, Any]:
@@ -237,6 +247,7 @@ def domain_settings(
         ),
         "fundamentals_settings": fundamentals_settings(),
         "backup_settings": BackupSettings(keep=_env("OPS_BACKUP_KEEP", 7)),
+        "housekeeping_settings": housekeeping_settings(),
     }
 
 

@@ -1,7 +1,12 @@
-"""`make run`: this week's fundamentals and one event-pipeline tick on the embedded default; then where things are."""
+"""`make run`: this week's fundamentals and one event-pipeline tick on the embedded default; then where things are.
+
+One line per step and a summary; Dagster's full event log of each run stays in the instance (the UI's run page)
+and in ``$DAGSTER_HOME/make_run.log``. ``--verbose`` (``make run VERBOSE=1``) prints that event log as it happens.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -31,16 +36,48 @@ from resources.central_store import CentralStore
 from resources.object_store import LocalObjectStore
 
 
-def materialize(title: str, partition: str | None, selection: str) -> int:
-    """One `dagster asset materialize` of ``selection`` for ``partition``; its exit code (0 = success)."""
-    print(f"\n{title} ...", flush=True)
-    result = subprocess.run(materialize_command(partition, sys.executable, selection), check=False)
+def event_log_path() -> Path:
+    """Where the quiet `make run` writes Dagster's console event log (and Python's own output) of its runs."""
+    return Path(os.environ.get("DAGSTER_HOME") or ".dagster_home") / "make_run.log"
+
+
+def materialize(number: str, title: str, partition: str | None, selection: str, verbose: bool) -> int:
+    """One materialization of ``selection`` for ``partition`` (a run of the UI's code location); its exit code."""
+    print(f"\n[{number}] {title}", flush=True)
+    command = materialize_command(partition, sys.executable, selection)
+    if verbose:
+        result = subprocess.run(command, check=False)
+    else:
+        log = event_log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as stderr:
+            stderr.write(f"\n==== [{number}] {title}\n")
+            stderr.flush()
+            result = subprocess.run(command, stderr=stderr, check=False)
     if result.returncode != 0:
-        print(f"\n{title} failed (exit {result.returncode}); the error is above.", file=sys.stderr)
+        print(f"[{number}] failed (exit {result.returncode}).", file=sys.stderr)
+        if not verbose:
+            tail = event_log_path().read_text(errors="replace").splitlines()[-40:]
+            print("\n".join(["The end of its event log:", *tail]), file=sys.stderr)
+            print(f"Full log: {event_log_path()} (or run again with make run VERBOSE=1)", file=sys.stderr)
     return result.returncode
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="make run: the sample pipeline end to end, one line per step.")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("VERBOSE", "").lower() in ("1", "true", "yes"),
+        help="print Dagster's full event log of every run (also VERBOSE=1)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.verbose:
+        event_log_path().unlink(missing_ok=True)
     # The week that started last Sunday 06:00 UTC (the one the schedule ran or would run now).
     partition = weekly_partitions.get_last_partition_key()
     if partition is None:
@@ -78,21 +115,37 @@ def main() -> int:
             ),
             (f"The champion's forecasts from {day}, how earlier ones did, the report", day, FORECASTING_SERVING),
         ]
-    for title, key, selection in steps:
-        if code := materialize(title, key, selection):
+    for number, (title, key, selection) in enumerate(steps, start=1):
+        if code := materialize(f"{number}/{len(steps)}", title, key, selection, args.verbose):
             return code
     if forecast_day:
         print_forecast(forecast_day)
     if os.environ.get("OPS_ENV", "local") == "local":
         run_desk_sample()
     if os.environ.get("OPS_ENV", "local") == "local":
-        print(f"\nCentral store (SQLite): {local_data_dir() / 'central_store.db'}")
+        print()
         print_trades(f"sqlite:///{local_data_dir() / 'central_store.db'}")
-        artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
-        print(f"\nArtifact: {artifact}")
-        print(f"Object store (laid out like the S3 bucket): {Path(local_data_dir()) / 'object-store'}")
-    print("Open the UI on the same instance: make ui  (then http://127.0.0.1:3000)")
+    print_summary(len(steps), partition, verbose=args.verbose)
     return 0
+
+
+def print_summary(runs: int, partition: str, verbose: bool) -> None:
+    """What was built, where it is, and what the UI shows next."""
+    print("\nSummary")
+    print(f"  Built: {runs} Dagster runs (this week's fundamentals, the event pipeline, the forecast), all succeeded")
+    if os.environ.get("OPS_ENV", "local") == "local":
+        artifact = local_data_dir() / "object-store" / keys.artifact_key(partition_date(partition))
+        print(f"  Artifact: {artifact}")
+        print(f"  Object store (laid out like the S3 bucket): {Path(local_data_dir()) / 'object-store'}")
+        print(f"  Central store (SQLite): {local_data_dir() / 'central_store.db'}")
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")
+    print(f"  Dagster instance (runs, event logs): {home}")
+    if not verbose:
+        print(f"  Event log of these runs: {event_log_path()} (make run VERBOSE=1 prints it as it happens)")
+    print(
+        "  Next: make ui, then http://127.0.0.1:3000: Runs lists these runs under the code location ops_assets"
+        " (open one for its event log; Re-execute works), Assets shows what they built"
+    )
 
 
 def print_trades(url: str) -> None:
@@ -126,7 +179,7 @@ def run_desk_sample() -> None:
 
     found = resources_for("local")
     objects, cache, history = (found[k] for k in ("object_store", "desk_cache", "desk_history"))
-    print("\nTrading-desk feed: sample Actant files and one TT snapshot through the live path ...", flush=True)
+    print("\nTrading-desk feed: sample Actant files and one TT snapshot through the live path", flush=True)
     try:
         cache.ping()
     except RedisUnavailableError as exc:
@@ -175,4 +228,4 @@ def print_forecast(day: date) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

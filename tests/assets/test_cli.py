@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pyarrow.parquet as pq
+import yaml
 
 from ops_assets.cli import materialize_command
 from ops_assets.fundamentals import keys
@@ -25,6 +27,15 @@ def test_cli_materializes_the_week_from_the_offline_sample(local_env: Path) -> N
     artifact = local_env / "object-store" / keys.artifact_key(partition_date(PARTITION))
     assert pq.read_metadata(artifact).num_rows > 0
     assert "RUN_SUCCESS" in result.stderr + result.stdout
+    # Recorded under the code location the UI loads from workspace.yaml (its Re-execute finds the job there).
+    (entry,) = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    with dg.DagsterInstance.get() as instance:
+        (record,) = instance.get_run_records()
+        origin = record.dagster_run.remote_job_origin
+        assert origin is not None
+        assert origin.location_name == next(iter(entry.values()))["location_name"]
+        assert origin.repository_origin.repository_name == "__repository__"
+        assert record.dagster_run.job_name == origin.job_name
 
 
 def test_definitions_validate() -> None:

@@ -1,0 +1,1 @@
+"""Housekeeping: the platform tidying up after itself (old runs and their event logs)."""
