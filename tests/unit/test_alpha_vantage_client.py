@@ -51,7 +51,9 @@ def make_client(url: str, key: str | None = KEY, **overrides: object) -> AlphaVa
         "base_url": url,
         "secrets": StaticSecrets(values={SECRET_NAME: key} if key is not None else {}),
         "requests_per_minute": 6000,  # 10 ms spacing: fast tests
-        "timeout_seconds": 2.0,
+        # Generous: a loaded 2-core CI machine can take seconds to serve a full daily history; the timeout tests set
+        # their own.
+        "timeout_seconds": 30.0,
         "max_attempts": 5,
         "backoff_initial_seconds": 0.01,
         "backoff_max_seconds": 0.05,
