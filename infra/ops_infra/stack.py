@@ -765,6 +765,8 @@ class OpsPlatformStack(Stack):
         )
         self.code_server_host = f"code-server.ops-{self.stage}.local"
 
+        self._alb()
+
         # -- roles (one per service, one for runs)
         self.run_role = self._task_role("Run", self._pipeline_statements())
         self.run_exec_role = self._execution_role("Run")
@@ -1026,6 +1028,8 @@ class OpsPlatformStack(Stack):
             "OPS_FUNDAMENTALS_START_DATE": self.start_date.value_as_string,
             "OPS_FORECASTING_TICKERS": self.forecast_tickers.value_as_string,
             "OPS_CODE_VERSION": self.image_tag,
+            # Alert links (ops_assets.monitoring) point at the webserver through the ALB, not localhost.
+            "OPS_UI_BASE_URL": self.url,
         }
 
     def _dagster_environment(self, run_task_definition: str) -> dict[str, str]:
@@ -1122,8 +1126,9 @@ class OpsPlatformStack(Stack):
 
     # ------------------------------------------------------------------------------------------------ ALB
 
-    def _load_balancer(self) -> None:
-        cfg = self.config
+    def _alb(self) -> None:
+        """The load balancer and its URL, before the services: their ``OPS_UI_BASE_URL`` is this URL (alert links
+        point at the webserver behind it). Listeners and target groups: :meth:`_load_balancer`."""
         self.alb = elbv2.ApplicationLoadBalancer(
             self,
             "Alb",
@@ -1136,6 +1141,11 @@ class OpsPlatformStack(Stack):
             deletion_protection=self.prod,
         )
         self.alb.log_access_logs(self.access_logs, prefix="alb")
+        scheme = "https" if self.config.certificate_arn else "http"
+        self.url = f"{scheme}://{self.alb.load_balancer_dns_name}"
+
+    def _load_balancer(self) -> None:
+        cfg = self.config
         webserver_tg = elbv2.ApplicationTargetGroup(
             self,
             "WebserverTargets",
@@ -1175,7 +1185,6 @@ class OpsPlatformStack(Stack):
                 open=False,
                 default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
             )
-            self.url = f"https://{self.alb.load_balancer_dns_name}"
         else:
             Annotations.of(self).add_warning_v2(
                 "ops:no-https",
@@ -1188,7 +1197,6 @@ class OpsPlatformStack(Stack):
                 default_target_groups=[webserver_tg],
                 open=False,
             )
-            self.url = f"http://{self.alb.load_balancer_dns_name}"
         listener.add_target_groups(
             "Forecasts",
             priority=10,

@@ -403,6 +403,21 @@ def test_dagster_containers_get_the_contract_environment(synthesized, stage):
         assert "DAGSTER_PG_PASSWORD" not in names
 
 
+@pytest.mark.parametrize("stage", ("dev", "prod"))
+def test_alert_links_point_at_the_load_balancer(synthesized, stage):
+    """OPS_UI_BASE_URL (the links in alert messages) is the ALB's URL: https with a certificate (prod), else http;
+    without it every alert would link to http://localhost:3000."""
+    s = synthesized[stage]
+    alb_id, _ = _one(s, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    scheme = "https" if stage == "prod" else "http"
+    expected = {"Fn::Join": ["", [f"{scheme}://", {"Fn::GetAtt": [alb_id, "DNSName"]}]]}
+    containers = _containers(s)
+    for name in ("daemon", "code-server", "run", "webserver", "desk", "forecast-endpoint"):
+        env = {e["Name"]: e["Value"] for e in containers[name]["Environment"]}
+        assert env.get("OPS_UI_BASE_URL") == expected, name
+    assert s.template["Outputs"]["WebserverUrl"]["Value"] == expected
+
+
 def test_commands_and_health_checks(dev):
     containers = _containers(dev)
     assert "Command" not in containers["code-server"]  # the image's CMD: the code server on 4000
