@@ -66,6 +66,8 @@ CODE_SERVER_PORT = 4000
 WEBSERVER_PORT = 3000
 ENDPOINT_PORT = 8080
 REDIS_PORT = 6379
+# The ALB paths that go to the forecast endpoint: every route it serves (tests/infra compares them with the app's).
+ENDPOINT_PATHS = ("/forecast/*", "/forecast", "/predict", "/health")
 RUN_CONTAINER = "run"
 ALPHA_VANTAGE_PARAMETER = "/avpipeline/alpha-vantage-api-key"
 TTM_PREFIX = "ttm-artifacts/"
@@ -1197,10 +1199,12 @@ class OpsPlatformStack(Stack):
                 default_target_groups=[webserver_tg],
                 open=False,
             )
+        # Every path the endpoint serves (ops_assets/forecasting/endpoint.py: GET /forecast/{ticker}, POST /predict,
+        # GET /health); the webserver serves none of them. Everything else goes to the webserver.
         listener.add_target_groups(
             "Forecasts",
             priority=10,
-            conditions=[elbv2.ListenerCondition.path_patterns(["/forecast/*", "/forecast"])],
+            conditions=[elbv2.ListenerCondition.path_patterns(list(ENDPOINT_PATHS))],
             target_groups=[endpoint_tg],
         )
 

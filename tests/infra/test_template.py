@@ -541,6 +541,27 @@ def test_https_with_certificate_redirects_http(prod, templates):
     )
 
 
+@pytest.mark.parametrize("stage", ("dev", "prod"))
+def test_every_endpoint_route_reaches_the_endpoint(synthesized, stage):
+    """Each route of the endpoint's app (GET /forecast/{ticker}, POST /predict, GET /health) matches a path pattern
+    of the listener rule that forwards to the endpoint's target group; the webserver stays the default."""
+    import re
+    from fnmatch import fnmatchcase
+
+    s = synthesized[stage]
+    endpoint_tg, _ = _one(s, "AWS::ElasticLoadBalancingV2::TargetGroup", lambda t: t["Properties"]["Port"] == 8080)
+    [rule] = s.resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert rule["Properties"]["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": endpoint_tg}}]
+    [condition] = rule["Properties"]["Conditions"]
+    patterns = condition["PathPatternConfig"]["Values"]
+    # The routes as create_app declares them (building the app needs a model registry with a champion).
+    source = (REPO / "ops_assets" / "forecasting" / "endpoint.py").read_text()
+    paths = [p.replace("{ticker}", "AMZN") for p in re.findall(r'Route\("([^"]+)"', source)]
+    assert sorted(paths) == ["/forecast/AMZN", "/health", "/predict"]
+    for path in paths:
+        assert any(fnmatchcase(path, p) for p in patterns), (path, patterns)
+
+
 # ------------------------------------------------------------------------------------------------ IAM
 
 READ_ONLY_ANY_RESOURCE = {
