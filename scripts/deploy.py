@@ -182,7 +182,10 @@ def synth_step(settings: Settings, bootstrap: bool = False) -> Step:
 
 def cdk_deploy_step(settings: Settings, title: str, bootstrap: bool = False) -> Step:
     # The synthesized assembly is deployed as it is: what was synthesized and checked is what goes out. Parameters
-    # not given keep their previous values (CDK's default --previous-parameters).
+    # not given keep their previous values (CDK's default --previous-parameters). The CDK CLI takes parameter values
+    # only as --parameters arguments (no file, no environment variable), so NewsFeeds is on cdk's argv while it runs
+    # (visible through ps to other users of this machine); it is masked in what is printed (docs/DEPLOY.md,
+    # "Parameters and context").
     given = [
         arg
         for name, value in settings.stack_parameters().items()

@@ -503,6 +503,18 @@ class OpsPlatformStack(Stack):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # OPS_NEWS_FEEDS: feed URLs can carry tokens, so the value goes from the NoEcho parameter into a secret
+        # (CloudFormation writes it; the template holds only the parameter reference) and containers get it through
+        # ECS `secrets`, never in a task definition's plain environment (readable with ecs:DescribeTaskDefinition).
+        self.news_feeds_secret = secretsmanager.Secret(
+            self,
+            "NewsFeedsSecret",
+            secret_name=f"{self.prefix}/news-feeds",
+            encryption_key=self.key,
+            description="OPS_NEWS_FEEDS (from the NoEcho NewsFeeds parameter)",
+            secret_string_value=SecretValue.cfn_parameter(self.news_feeds),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.topic = sns.Topic(
             self,
             "Notifications",
@@ -1010,15 +1022,14 @@ class OpsPlatformStack(Stack):
         }
 
     def _ops_environment(self) -> dict[str, str]:
-        """OPS_ENV=aws and every setting it requires (ops_assets.environments.REQUIRED_IN_AWS), minus the secret
-        OPS_CENTRAL_STORE_URL (injected from Secrets Manager, :meth:`_secrets`)."""
+        """OPS_ENV=aws and every setting it requires (ops_assets.environments.REQUIRED_IN_AWS), minus the secrets
+        OPS_CENTRAL_STORE_URL and OPS_NEWS_FEEDS (injected from Secrets Manager, :meth:`_secrets`)."""
         return {
             "OPS_ENV": "aws",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "OPS_BUCKET": self.data_bucket.bucket_name,
             "OPS_SNS_TOPIC_ARN": self.topic.topic_arn,
-            "OPS_NEWS_FEEDS": self.news_feeds.value_as_string,
             "OPS_MARKETS_WATCHED_TICKERS": self.watched_tickers.value_as_string,
             "OPS_REDIS_HOST": self.redis.attr_primary_end_point_address,
             "OPS_REDIS_PORT": self.redis.attr_primary_end_point_port,
@@ -1046,7 +1057,10 @@ class OpsPlatformStack(Stack):
         }
 
     def _secrets(self, *, dagster: bool) -> dict[str, ecs.Secret]:
-        secrets = {"OPS_CENTRAL_STORE_URL": ecs.Secret.from_secrets_manager(self.central_url_secret)}
+        secrets = {
+            "OPS_CENTRAL_STORE_URL": ecs.Secret.from_secrets_manager(self.central_url_secret),
+            "OPS_NEWS_FEEDS": ecs.Secret.from_secrets_manager(self.news_feeds_secret),
+        }
         if dagster:
             secrets["DAGSTER_PG_PASSWORD"] = ecs.Secret.from_secrets_manager(self.db_secret, "password")
         return secrets

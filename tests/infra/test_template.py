@@ -208,15 +208,38 @@ def test_no_secret_value_is_written_into_the_template(synthesized, stage):
     s = synthesized[stage]
     for name, secret in s.resources("AWS::SecretsManager::Secret").items():
         props = secret["Properties"]
+        # A generated value, a {{resolve:...}} reference, a NoEcho parameter's value, or nothing.
+        string = props.get("SecretString")
+        no_echo = isinstance(string, dict) and s.template["Parameters"].get(string.get("Ref"), {}).get("NoEcho")
         assert (
             "GenerateSecretString" in props
-            or "resolve:secretsmanager" in json.dumps(props.get("SecretString"))
+            or "resolve:secretsmanager" in json.dumps(string)
+            or no_echo
             or ("SecretString" not in props)
         ), name
     # The Alpha Vantage key: referenced by IAM, never created (CloudFormation cannot create a SecureString).
     assert not s.resources("AWS::SSM::Parameter")
     _, redis = _one(s, "AWS::ElastiCache::ReplicationGroup")
     assert "{{resolve:secretsmanager:" in json.dumps(redis["Properties"]["AuthToken"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_news_feeds_reach_containers_as_a_secret_only(synthesized, stage):
+    """OPS_NEWS_FEEDS (URLs can carry tokens) is in no task definition's plain environment: a secret written from
+    the NoEcho NewsFeeds parameter, injected through ECS secrets into every container that loads ops_assets."""
+    s = synthesized[stage]
+    secret_id, secret = _one(
+        s, "AWS::SecretsManager::Secret", lambda r: r["Properties"].get("Name") == f"ops-platform-{stage}/news-feeds"
+    )
+    assert secret["Properties"]["SecretString"] == {"Ref": "NewsFeeds"}
+    assert s.template["Parameters"]["NewsFeeds"]["NoEcho"] is True
+    containers = _containers(s)
+    for name, c in containers.items():
+        assert "OPS_NEWS_FEEDS" not in {e["Name"] for e in c.get("Environment", [])}, name
+        assert '"Ref": "NewsFeeds"' not in json.dumps(c), name
+    for name in (*DAGSTER_CONTAINERS, "forecast-endpoint", "desk"):
+        secrets = {e["Name"]: e["ValueFrom"] for e in containers[name]["Secrets"]}
+        assert secrets["OPS_NEWS_FEEDS"] == {"Ref": secret_id}, name
 
 
 # ------------------------------------------------------------------------------------------------ Redis, DynamoDB
