@@ -250,10 +250,11 @@ def db_init_steps(settings: Settings, outputs: Mapping[str, str], task_arn: str 
                 "FARGATE",
                 "--network-configuration",
                 network,
+                # The failures too: when ECS cannot place the task, run-task succeeds with no task and a reason.
                 "--query",
-                "tasks[0].taskArn",
+                "{taskArn: tasks[0].taskArn, failures: failures}",
                 "--output",
-                "text",
+                "json",
             ),
         ),
         Step(
@@ -643,8 +644,29 @@ def check_template(settings: Settings, bootstrap: bool, first: bool) -> None:
         )
 
 
+def started_task_arn(run_task_output: str) -> str:
+    """The task ARN from ``run-task``'s output (:func:`db_init_steps`); ECS's failures as a :class:`DeployError`
+    when it started no task (``run-task`` exits 0 then, with ``failures`` and no task)."""
+    try:
+        answer = json.loads(run_task_output or "null")
+    except ValueError:
+        answer = None
+    answer = answer if isinstance(answer, dict) else {}
+    arn = answer.get("taskArn")
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        return arn
+    failures = answer.get("failures") or []
+    reasons = "; ".join(
+        " ".join(str(f[key]) for key in ("arn", "reason", "detail") if f.get(key)) for f in failures if f
+    ) or f"no task and no failure reported (output: {run_task_output[:300]!r})"
+    raise DeployError(
+        f"ECS started no database-init task: {reasons}. The services stay at 0 tasks; fix the cause (capacity, "
+        "subnets, the task definition) and run the same command again"
+    )
+
+
 def run_db_init(settings: Settings, env: Mapping[str, str], outputs: Mapping[str, str]) -> None:
-    task = run_step(db_init_steps(settings, outputs)[0], env, capture=True)
+    task = started_task_arn(run_step(db_init_steps(settings, outputs)[0], env, capture=True))
     wait, read_exit_code = db_init_steps(settings, outputs, task_arn=task)[1:]
     run_step(wait, env)
     if (code := run_step(read_exit_code, env, capture=True)) != "0":
