@@ -708,6 +708,20 @@ def confirmation_lines(settings: Settings, topic: str, pending: bool | None) -> 
     ]
 
 
+TT_SECRET_OUTPUT = "TtApiSecretName"
+
+
+def tt_credentials_lines(secret_name: str) -> list[str]:
+    """The stack creates the TT secret with JSON placeholders; the desk's TT snapshots fail until it holds the real
+    credentials (the command never reads or writes it: a credential passes through no deploy log)."""
+    return [
+        f"Put the real TT API credentials in the secret {secret_name} (it holds placeholders until then, and the desk",
+        "service's TT snapshots fail):",
+        f"  aws secretsmanager put-secret-value --secret-id {secret_name} --secret-string file://tt-api.json",
+        '  with tt-api.json holding {"api_key": "...", "api_secret": "..."} (skip this if it was done already).',
+    ]
+
+
 def subscription_pending(settings: Settings, env: Mapping[str, str], topic: str) -> bool | None:
     result = run_aws(settings, env, "sns", "list-subscriptions-by-topic", "--topic-arn", topic, "--output", "json")
     if result.returncode != 0:
@@ -754,6 +768,7 @@ def dry_run_deploy(settings: Settings, checker: Checker) -> None:
     if settings.build:
         print("  (the login and the build are left out when the tag is in ECR already: a commit's image is built once)")
     print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUTS[0]}>", None), sep="\n  ")
+    print("\n".join(f"  {line}" for line in tt_credentials_lines(f"<{TT_SECRET_OUTPUT}>")))
 
 
 def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -827,6 +842,7 @@ def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str])
         print(f"  {key}: {value}")
     topic = topic_arn(outputs)
     print("", *confirmation_lines(settings, topic, subscription_pending(settings, env, topic)), sep="\n")
+    print("", *tt_credentials_lines(outputs.get(TT_SECRET_OUTPUT, f"ops-platform-{settings.stage}/tt-api")), sep="\n")
 
 
 def destroy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:

@@ -18,6 +18,7 @@ Security groups (who may open a connection to whom) are in :func:`OpsPlatformSta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -74,6 +75,8 @@ TTM_PREFIX = "ttm-artifacts/"
 DESK_LANDING_PREFIXES = ("market-data/", "eod/", "sod/")
 DESK_PREFIXES = (*DESK_LANDING_PREFIXES, "working-orders/", "processed/", "quarantine/")
 FORECASTING_PREFIX = "forecasting/"
+# The TT secret's placeholder api_key until the real credentials are put (docs/DEPLOY.md).
+TT_PLACEHOLDER_KEY = "placeholder-put-the-real-tt-api-key"
 
 # The desk history tables (resources/desk_history.py, DynamoDbDeskHistory.table_definitions):
 # name, partition key, sort key, sort key type, TTL attribute. tests/infra compares them with the code's.
@@ -487,6 +490,14 @@ class OpsPlatformStack(Stack):
             secret_name=f"{self.prefix}/tt-api",
             encryption_key=self.key,
             description='TT REST API credentials: put {"api_key": ..., "api_secret": ...} after the first deploy.',
+            # A JSON placeholder of the shape the code reads (resources/working_orders.py), so the desk service sees
+            # a well-formed secret; the deploy command's last message says to put the real credentials here.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"api_key": TT_PLACEHOLDER_KEY}),
+                generate_string_key="api_secret",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
             removal_policy=RemovalPolicy.RETAIN if self.prod else RemovalPolicy.DESTROY,
         )
         self.redis_secret = secretsmanager.Secret(

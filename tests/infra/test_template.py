@@ -242,6 +242,18 @@ def test_news_feeds_reach_containers_as_a_secret_only(synthesized, stage):
         assert secrets["OPS_NEWS_FEEDS"] == {"Ref": secret_id}, name
 
 
+def test_tt_secret_starts_as_a_json_placeholder(dev):
+    """The TT secret holds {"api_key", "api_secret"} placeholders from the start (not a bare random string), the
+    shape resources/working_orders.py reads."""
+    _, secret = _one(
+        dev, "AWS::SecretsManager::Secret", lambda r: r["Properties"].get("Name") == "ops-platform-dev/tt-api"
+    )
+    generated = secret["Properties"]["GenerateSecretString"]
+    template = json.loads(generated["SecretStringTemplate"])
+    assert set(template) | {generated["GenerateStringKey"]} == {"api_key", "api_secret"}
+    assert "placeholder" in template["api_key"]
+
+
 # ------------------------------------------------------------------------------------------------ Redis, DynamoDB
 
 
@@ -691,6 +703,7 @@ def test_outputs_for_the_deploy_command(dev):
         "DeskServiceName",
         "RunTaskDefinitionArn",
         "DbInitTaskDefinitionArn",
+        "TtApiSecretName",  # the deploy command's last message names it
     ):
         assert key in outputs
 

@@ -516,3 +516,15 @@ def test_a_db_init_task_ecs_could_not_start_stops_the_deploy_with_its_failures(
     for output in ("None", "", "null", json.dumps({"taskArn": "None", "failures": []})):
         with pytest.raises(deploy.DeployError, match="no task and no failure reported"):
             deploy.started_task_arn(output)
+
+
+def test_the_last_message_says_where_the_real_tt_credentials_go() -> None:
+    """The stack seeds the TT secret with placeholders: the deploy's closing lines name the secret to put them in."""
+    lines = "\n".join(deploy.tt_credentials_lines("ops-platform-dev/tt-api"))
+    assert "Put the real TT API credentials in the secret ops-platform-dev/tt-api" in lines
+    assert "put-secret-value --secret-id ops-platform-dev/tt-api --secret-string file://" in lines
+    assert '"api_key"' in lines and '"api_secret"' in lines
+    result = run_cli("deploy", "--stage", "dev", "--email", EMAIL, "--image-tag", "abc1234", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    closing = result.stdout.split("Then:", 1)[1]
+    assert f"Put the real TT API credentials in the secret <{deploy.TT_SECRET_OUTPUT}>" in closing
