@@ -656,9 +656,10 @@ def started_task_arn(run_task_output: str) -> str:
     if isinstance(arn, str) and arn.startswith("arn:"):
         return arn
     failures = answer.get("failures") or []
-    reasons = "; ".join(
-        " ".join(str(f[key]) for key in ("arn", "reason", "detail") if f.get(key)) for f in failures if f
-    ) or f"no task and no failure reported (output: {run_task_output[:300]!r})"
+    reasons = (
+        "; ".join(" ".join(str(f[key]) for key in ("arn", "reason", "detail") if f.get(key)) for f in failures if f)
+        or f"no task and no failure reported (output: {run_task_output[:300]!r})"
+    )
     raise DeployError(
         f"ECS started no database-init task: {reasons}. The services stay at 0 tasks; fix the cause (capacity, "
         "subnets, the task definition) and run the same command again"

@@ -502,7 +502,7 @@ def test_a_db_init_task_ecs_could_not_start_stops_the_deploy_with_its_failures(
     }
     ran: list[tuple[str, ...]] = []
 
-    def fake_run_step(step, env, capture=False):  # noqa: ANN001, ANN202
+    def fake_run_step(step, env, capture=False):
         ran.append(step.argv[:3])
         return json.dumps(answer)
 
@@ -523,7 +523,8 @@ def test_the_last_message_says_where_the_real_tt_credentials_go() -> None:
     lines = "\n".join(deploy.tt_credentials_lines("ops-platform-dev/tt-api"))
     assert "Put the real TT API credentials in the secret ops-platform-dev/tt-api" in lines
     assert "put-secret-value --secret-id ops-platform-dev/tt-api --secret-string file://" in lines
-    assert '"api_key"' in lines and '"api_secret"' in lines
+    assert '"api_key"' in lines
+    assert '"api_secret"' in lines
     result = run_cli("deploy", "--stage", "dev", "--email", EMAIL, "--image-tag", "abc1234", "--dry-run")
     assert result.returncode == 0, result.stderr
     closing = result.stdout.split("Then:", 1)[1]
