@@ -75,6 +75,16 @@ TTM_PREFIX = "ttm-artifacts/"
 DESK_LANDING_PREFIXES = ("market-data/", "eod/", "sod/")
 DESK_PREFIXES = (*DESK_LANDING_PREFIXES, "working-orders/", "processed/", "quarantine/")
 FORECASTING_PREFIX = "forecasting/"
+# What the Dagster daemon (dagster 1.13, dagster/_daemon/) logs right before it marks a run failed, by reason: the
+# terms of one log line (all must match). With max_resume_run_attempts 0 and max_user_code_failure_retries 0
+# (infra/dagster.yaml) each of these lines is followed by the run's failure. tests/infra checks the texts against
+# the installed dagster.
+DAEMON_RUN_FAILURE_LINES: dict[str, tuple[str, ...]] = {
+    "StartTimeout": ("Run timed out due to taking longer than",),
+    "WorkerFailed": ("Detected run worker status", "as failed"),
+    "MaxRuntime": ("has exceeded maximum runtime of",),
+    "LaunchError": ("Caught an error dequeuing run",),
+}
 # The TT secret's placeholder api_key until the real credentials are put (docs/DEPLOY.md).
 TT_PLACEHOLDER_KEY = "placeholder-put-the-real-tt-api-key"
 
@@ -1256,8 +1266,11 @@ class OpsPlatformStack(Stack):
     def _monitoring(self) -> None:
         action = cw_actions.SnsAction(self.topic)
         namespace = f"OpsPlatform/{self.stage}"
-        # Dagster logs RUN_FAILURE for every failed run: in the run task's log (ECS runs) and in the code
-        # server's (inline runs). One metric, both sources.
+        # A run worker logs RUN_FAILURE when its run fails: in the run task's log (ECS runs) and in the code
+        # server's (inline runs). A run the daemon fails (start timeout, dead worker, max runtime, ECS launch
+        # error) gets its failure event in the database only (DagsterInstance.report_run_failed logs nothing), so
+        # no RUN_FAILURE line appears anywhere: the daemon's log is matched on the line it writes just before it
+        # marks such a run failed (DAEMON_RUN_FAILURE_LINES). One metric, all sources.
         failed_runs = cw.Metric(
             namespace=namespace, metric_name="FailedRuns", statistic="Sum", period=Duration.minutes(5)
         )
@@ -1269,6 +1282,17 @@ class OpsPlatformStack(Stack):
                 metric_namespace=namespace,
                 metric_name="FailedRuns",
                 filter_pattern=logs.FilterPattern.literal('"RUN_FAILURE"'),
+                metric_value="1",
+                default_value=0,
+            )
+        for reason, terms in DAEMON_RUN_FAILURE_LINES.items():
+            logs.MetricFilter(
+                self,
+                f"FailedRunsFromDaemon{reason}",
+                log_group=self.daemon_service.log_group,
+                metric_namespace=namespace,
+                metric_name="FailedRuns",
+                filter_pattern=logs.FilterPattern.all_terms(*terms),
                 metric_value="1",
                 default_value=0,
             )
@@ -1296,7 +1320,13 @@ class OpsPlatformStack(Stack):
         gte = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         gt = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         lt = cw.ComparisonOperator.LESS_THAN_THRESHOLD
-        alarm("failed-runs", failed_runs, 1, gte, "A Dagster run failed (RUN_FAILURE in the run or code-server log).")
+        alarm(
+            "failed-runs",
+            failed_runs,
+            1,
+            gte,
+            "A Dagster run failed (RUN_FAILURE in the run or code-server log, or the daemon failed it).",
+        )
         for svc in (
             self.webserver_service,
             self.daemon_service,

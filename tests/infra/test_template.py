@@ -438,7 +438,7 @@ def test_dagster_containers_get_the_contract_environment(synthesized, stage):
         assert "DAGSTER_PG_PASSWORD" not in names
 
 
-@pytest.mark.parametrize("stage", ("dev", "prod"))
+@pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_alert_links_point_at_the_load_balancer(synthesized, stage):
     """OPS_UI_BASE_URL (the links in alert messages) is the ALB's URL: https with a certificate (prod), else http;
     without it every alert would link to http://localhost:3000."""
@@ -576,7 +576,7 @@ def test_https_with_certificate_redirects_http(prod, templates):
     )
 
 
-@pytest.mark.parametrize("stage", ("dev", "prod"))
+@pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_every_endpoint_route_reaches_the_endpoint(synthesized, stage):
     """Each route of the endpoint's app (GET /forecast/{ticker}, POST /predict, GET /health) matches a path pattern
     of the listener rule that forwards to the endpoint's target group; the webserver stays the default."""
@@ -687,8 +687,57 @@ def test_alarms_notify_the_topic(synthesized, stage):
         assert props["AlarmActions"] == [{"Ref": topic_id}]
     assert alarms[prefix + "billing"]["Namespace"] == "AWS/Billing"
     filters = s.resources("AWS::Logs::MetricFilter")
-    assert {f["Properties"]["FilterPattern"] for f in filters.values()} == {'"RUN_FAILURE"'}
+    assert {f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters.values()} == {"FailedRuns"}
     assert len(s.resources("AWS::CloudWatch::Dashboard")) == 1
+
+
+def _log_group_of(s: Synthesized, container: str) -> str:
+    return _containers(s)[container]["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+
+
+def test_failed_runs_counts_runs_the_daemon_fails_too(dev):
+    """RUN_FAILURE in the run and code-server logs, and in the daemon's log the lines it writes when it fails a run
+    itself (start timeout, dead worker, max runtime, launch error): those runs log no RUN_FAILURE anywhere."""
+    by_group: dict[str, set[str]] = {}
+    for f in dev.resources("AWS::Logs::MetricFilter").values():
+        props = f["Properties"]
+        assert props["MetricTransformations"][0]["MetricName"] == "FailedRuns"
+        by_group.setdefault(props["LogGroupName"]["Ref"], set()).add(props["FilterPattern"])
+    assert by_group[_log_group_of(dev, "run")] == {'"RUN_FAILURE"'}
+    assert by_group[_log_group_of(dev, "code-server")] == {'"RUN_FAILURE"'}
+    assert by_group[_log_group_of(dev, "daemon")] == {
+        '"Run timed out due to taking longer than"',
+        '"Detected run worker status" "as failed"',
+        '"has exceeded maximum runtime of"',
+        '"Caught an error dequeuing run"',
+    }
+    assert set(by_group) == {_log_group_of(dev, n) for n in ("run", "code-server", "daemon")}
+
+
+def test_the_daemon_lines_are_what_the_installed_dagster_logs():
+    """Each daemon pattern's terms occur in the daemon module that fails the run (a dagster upgrade that rewords
+    them fails here, not silently in CloudWatch)."""
+    import sys
+    from pathlib import Path
+
+    import dagster
+
+    sys.path.insert(0, str(INFRA))
+    from ops_infra.stack import DAEMON_RUN_FAILURE_LINES
+
+    daemon = Path(dagster.__file__).parent / "_daemon"
+    sources = {
+        "StartTimeout": daemon / "monitoring" / "run_monitoring.py",
+        "WorkerFailed": daemon / "monitoring" / "run_monitoring.py",
+        "MaxRuntime": daemon / "monitoring" / "run_monitoring.py",
+        "LaunchError": daemon / "run_coordinator" / "queued_run_coordinator_daemon.py",
+    }
+    assert set(DAEMON_RUN_FAILURE_LINES) == set(sources)
+    for reason, terms in DAEMON_RUN_FAILURE_LINES.items():
+        text = sources[reason].read_text()
+        assert "report_run_failed" in text
+        for term in terms:
+            assert term in text, (reason, term)
 
 
 def test_outputs_for_the_deploy_command(dev):
