@@ -1327,13 +1327,15 @@ class OpsPlatformStack(Stack):
             gte,
             "A Dagster run failed (RUN_FAILURE in the run or code-server log, or the daemon failed it).",
         )
-        for svc in (
-            self.webserver_service,
-            self.daemon_service,
-            self.code_service,
-            self.endpoint_service,
-            self.desk_service,
-        ):
+        # RunningTaskCount exists only with Container Insights; without it these alarms would have no data ever, and
+        # missing data counts as breaching (below), so they would be in alarm for good: no alarm then.
+        if not self.config.container_insights:
+            Annotations.of(self).add_warning_v2(
+                "ops:no-running-alarms",
+                "container_insights is off: no <service>-not-running alarms (their metric comes from Container "
+                "Insights); the ALB's unhealthy-target alarms still cover the webserver and the forecast endpoint.",
+            )
+        for svc in self._services() if self.config.container_insights else ():
             running = cw.Metric(
                 namespace="ECS/ContainerInsights",
                 metric_name="RunningTaskCount",
@@ -1348,6 +1350,8 @@ class OpsPlatformStack(Stack):
                 lt,
                 f"{svc.name}: no healthy task running (unhealthy tasks are replaced; this one keeps failing).",
                 periods=5,
+                # With Container Insights on, a service with no task reports nothing: missing data is the failure
+                # (except in the bootstrap deploy, where every service is at 0 tasks on purpose).
                 missing=cw.TreatMissingData.BREACHING if not self.bootstrap else cw.TreatMissingData.NOT_BREACHING,
             )
         for name, tg in self.target_groups.items():

@@ -794,3 +794,16 @@ def test_bootstrap_starts_no_task(tmp_path):
     assert {"EcrRepositoryName", "DbInitTaskDefinitionArn", "AppSubnetIds", "WorkersSecurityGroupId"} <= set(
         s.template["Outputs"]
     )
+
+
+def test_without_container_insights_no_alarm_waits_on_a_metric_that_never_comes(tmp_path):
+    """``-c container_insights=false``: the `<svc>-not-running` alarms read Container Insights' RunningTaskCount and
+    treat missing data as breaching, so they would be in alarm for good; they are left out (with a warning)."""
+    from tests.infra.conftest import synthesize
+
+    s = synthesize("dev", tmp_path, {"container_insights": "false", "image_tag": "abc1234"})
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in s.resources("AWS::CloudWatch::Alarm").values()}
+    assert not [n for n in alarms if n.endswith("-not-running")]
+    assert not [a for a in alarms.values() if a.get("Namespace") == "ECS/ContainerInsights"]
+    assert "ops-platform-dev-failed-runs" in alarms
+    assert any("container_insights is off" in w for w in s.warnings)
