@@ -182,7 +182,10 @@ def synth_step(settings: Settings, bootstrap: bool = False) -> Step:
 
 def cdk_deploy_step(settings: Settings, title: str, bootstrap: bool = False) -> Step:
     # The synthesized assembly is deployed as it is: what was synthesized and checked is what goes out. Parameters
-    # not given keep their previous values (CDK's default --previous-parameters).
+    # not given keep their previous values (CDK's default --previous-parameters). The CDK CLI takes parameter values
+    # only as --parameters arguments (no file, no environment variable), so NewsFeeds is on cdk's argv while it runs
+    # (visible through ps to other users of this machine); it is masked in what is printed (docs/DEPLOY.md,
+    # "Parameters and context").
     given = [
         arg
         for name, value in settings.stack_parameters().items()
@@ -247,10 +250,11 @@ def db_init_steps(settings: Settings, outputs: Mapping[str, str], task_arn: str 
                 "FARGATE",
                 "--network-configuration",
                 network,
+                # The failures too: when ECS cannot place the task, run-task succeeds with no task and a reason.
                 "--query",
-                "tasks[0].taskArn",
+                "{taskArn: tasks[0].taskArn, failures: failures}",
                 "--output",
-                "text",
+                "json",
             ),
         ),
         Step(
@@ -640,8 +644,30 @@ def check_template(settings: Settings, bootstrap: bool, first: bool) -> None:
         )
 
 
+def started_task_arn(run_task_output: str) -> str:
+    """The task ARN from ``run-task``'s output (:func:`db_init_steps`); ECS's failures as a :class:`DeployError`
+    when it started no task (``run-task`` exits 0 then, with ``failures`` and no task)."""
+    try:
+        answer = json.loads(run_task_output or "null")
+    except ValueError:
+        answer = None
+    answer = answer if isinstance(answer, dict) else {}
+    arn = answer.get("taskArn")
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        return arn
+    failures = answer.get("failures") or []
+    reasons = (
+        "; ".join(" ".join(str(f[key]) for key in ("arn", "reason", "detail") if f.get(key)) for f in failures if f)
+        or f"no task and no failure reported (output: {run_task_output[:300]!r})"
+    )
+    raise DeployError(
+        f"ECS started no database-init task: {reasons}. The services stay at 0 tasks; fix the cause (capacity, "
+        "subnets, the task definition) and run the same command again"
+    )
+
+
 def run_db_init(settings: Settings, env: Mapping[str, str], outputs: Mapping[str, str]) -> None:
-    task = run_step(db_init_steps(settings, outputs)[0], env, capture=True)
+    task = started_task_arn(run_step(db_init_steps(settings, outputs)[0], env, capture=True))
     wait, read_exit_code = db_init_steps(settings, outputs, task_arn=task)[1:]
     run_step(wait, env)
     if (code := run_step(read_exit_code, env, capture=True)) != "0":
@@ -680,6 +706,20 @@ def confirmation_lines(settings: Settings, topic: str, pending: bool | None) -> 
         f"Confirm the SNS subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {settings.email}.",
         "Open it and click 'Confirm subscription'; no pipeline notification is delivered until then",
         f"(topic {topic}; check with `aws sns list-subscriptions-by-topic --topic-arn {topic}`).",
+    ]
+
+
+TT_SECRET_OUTPUT = "TtApiSecretName"
+
+
+def tt_credentials_lines(secret_name: str) -> list[str]:
+    """The stack creates the TT secret with JSON placeholders; the desk's TT snapshots fail until it holds the real
+    credentials (the command never reads or writes it: a credential passes through no deploy log)."""
+    return [
+        f"Put the real TT API credentials in the secret {secret_name} (it holds placeholders until then, and the desk",
+        "service's TT snapshots fail):",
+        f"  aws secretsmanager put-secret-value --secret-id {secret_name} --secret-string file://tt-api.json",
+        '  with tt-api.json holding {"api_key": "...", "api_secret": "..."} (skip this if it was done already).',
     ]
 
 
@@ -729,6 +769,7 @@ def dry_run_deploy(settings: Settings, checker: Checker) -> None:
     if settings.build:
         print("  (the login and the build are left out when the tag is in ECR already: a commit's image is built once)")
     print("Then:", *confirmation_lines(settings, f"<{TOPIC_OUTPUTS[0]}>", None), sep="\n  ")
+    print("\n".join(f"  {line}" for line in tt_credentials_lines(f"<{TT_SECRET_OUTPUT}>")))
 
 
 def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -802,6 +843,7 @@ def deploy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str])
         print(f"  {key}: {value}")
     topic = topic_arn(outputs)
     print("", *confirmation_lines(settings, topic, subscription_pending(settings, env, topic)), sep="\n")
+    print("", *tt_credentials_lines(outputs.get(TT_SECRET_OUTPUT, f"ops-platform-{settings.stage}/tt-api")), sep="\n")
 
 
 def destroy(settings: Settings, args: argparse.Namespace, env: Mapping[str, str]) -> None:

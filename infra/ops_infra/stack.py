@@ -18,6 +18,7 @@ Security groups (who may open a connection to whom) are in :func:`OpsPlatformSta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -66,12 +67,26 @@ CODE_SERVER_PORT = 4000
 WEBSERVER_PORT = 3000
 ENDPOINT_PORT = 8080
 REDIS_PORT = 6379
+# The ALB paths that go to the forecast endpoint: every route it serves (tests/infra compares them with the app's).
+ENDPOINT_PATHS = ("/forecast/*", "/forecast", "/predict", "/health")
 RUN_CONTAINER = "run"
 ALPHA_VANTAGE_PARAMETER = "/avpipeline/alpha-vantage-api-key"
 TTM_PREFIX = "ttm-artifacts/"
 DESK_LANDING_PREFIXES = ("market-data/", "eod/", "sod/")
 DESK_PREFIXES = (*DESK_LANDING_PREFIXES, "working-orders/", "processed/", "quarantine/")
 FORECASTING_PREFIX = "forecasting/"
+# What the Dagster daemon (dagster 1.13, dagster/_daemon/) logs right before it marks a run failed, by reason: the
+# terms of one log line (all must match). With max_resume_run_attempts 0 and max_user_code_failure_retries 0
+# (infra/dagster.yaml) each of these lines is followed by the run's failure. tests/infra checks the texts against
+# the installed dagster.
+DAEMON_RUN_FAILURE_LINES: dict[str, tuple[str, ...]] = {
+    "StartTimeout": ("Run timed out due to taking longer than",),
+    "WorkerFailed": ("Detected run worker status", "as failed"),
+    "MaxRuntime": ("has exceeded maximum runtime of",),
+    "LaunchError": ("Caught an error dequeuing run",),
+}
+# The TT secret's placeholder api_key until the real credentials are put (docs/DEPLOY.md).
+TT_PLACEHOLDER_KEY = "placeholder-put-the-real-tt-api-key"
 
 # The desk history tables (resources/desk_history.py, DynamoDbDeskHistory.table_definitions):
 # name, partition key, sort key, sort key type, TTL attribute. tests/infra compares them with the code's.
@@ -485,6 +500,14 @@ class OpsPlatformStack(Stack):
             secret_name=f"{self.prefix}/tt-api",
             encryption_key=self.key,
             description='TT REST API credentials: put {"api_key": ..., "api_secret": ...} after the first deploy.',
+            # A JSON placeholder of the shape the code reads (resources/working_orders.py), so the desk service sees
+            # a well-formed secret; the deploy command's last message says to put the real credentials here.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"api_key": TT_PLACEHOLDER_KEY}),
+                generate_string_key="api_secret",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
             removal_policy=RemovalPolicy.RETAIN if self.prod else RemovalPolicy.DESTROY,
         )
         self.redis_secret = secretsmanager.Secret(
@@ -499,6 +522,18 @@ class OpsPlatformStack(Stack):
                 exclude_punctuation=True,  # ElastiCache refuses @ " / and spaces in a token
                 password_length=64,
             ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # OPS_NEWS_FEEDS: feed URLs can carry tokens, so the value goes from the NoEcho parameter into a secret
+        # (CloudFormation writes it; the template holds only the parameter reference) and containers get it through
+        # ECS `secrets`, never in a task definition's plain environment (readable with ecs:DescribeTaskDefinition).
+        self.news_feeds_secret = secretsmanager.Secret(
+            self,
+            "NewsFeedsSecret",
+            secret_name=f"{self.prefix}/news-feeds",
+            encryption_key=self.key,
+            description="OPS_NEWS_FEEDS (from the NoEcho NewsFeeds parameter)",
+            secret_string_value=SecretValue.cfn_parameter(self.news_feeds),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.topic = sns.Topic(
@@ -765,6 +800,8 @@ class OpsPlatformStack(Stack):
         )
         self.code_server_host = f"code-server.ops-{self.stage}.local"
 
+        self._alb()
+
         # -- roles (one per service, one for runs)
         self.run_role = self._task_role("Run", self._pipeline_statements())
         self.run_exec_role = self._execution_role("Run")
@@ -1006,15 +1043,14 @@ class OpsPlatformStack(Stack):
         }
 
     def _ops_environment(self) -> dict[str, str]:
-        """OPS_ENV=aws and every setting it requires (ops_assets.environments.REQUIRED_IN_AWS), minus the secret
-        OPS_CENTRAL_STORE_URL (injected from Secrets Manager, :meth:`_secrets`)."""
+        """OPS_ENV=aws and every setting it requires (ops_assets.environments.REQUIRED_IN_AWS), minus the secrets
+        OPS_CENTRAL_STORE_URL and OPS_NEWS_FEEDS (injected from Secrets Manager, :meth:`_secrets`)."""
         return {
             "OPS_ENV": "aws",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "OPS_BUCKET": self.data_bucket.bucket_name,
             "OPS_SNS_TOPIC_ARN": self.topic.topic_arn,
-            "OPS_NEWS_FEEDS": self.news_feeds.value_as_string,
             "OPS_MARKETS_WATCHED_TICKERS": self.watched_tickers.value_as_string,
             "OPS_REDIS_HOST": self.redis.attr_primary_end_point_address,
             "OPS_REDIS_PORT": self.redis.attr_primary_end_point_port,
@@ -1026,6 +1062,8 @@ class OpsPlatformStack(Stack):
             "OPS_FUNDAMENTALS_START_DATE": self.start_date.value_as_string,
             "OPS_FORECASTING_TICKERS": self.forecast_tickers.value_as_string,
             "OPS_CODE_VERSION": self.image_tag,
+            # Alert links (ops_assets.monitoring) point at the webserver through the ALB, not localhost.
+            "OPS_UI_BASE_URL": self.url,
         }
 
     def _dagster_environment(self, run_task_definition: str) -> dict[str, str]:
@@ -1040,7 +1078,10 @@ class OpsPlatformStack(Stack):
         }
 
     def _secrets(self, *, dagster: bool) -> dict[str, ecs.Secret]:
-        secrets = {"OPS_CENTRAL_STORE_URL": ecs.Secret.from_secrets_manager(self.central_url_secret)}
+        secrets = {
+            "OPS_CENTRAL_STORE_URL": ecs.Secret.from_secrets_manager(self.central_url_secret),
+            "OPS_NEWS_FEEDS": ecs.Secret.from_secrets_manager(self.news_feeds_secret),
+        }
         if dagster:
             secrets["DAGSTER_PG_PASSWORD"] = ecs.Secret.from_secrets_manager(self.db_secret, "password")
         return secrets
@@ -1122,8 +1163,9 @@ class OpsPlatformStack(Stack):
 
     # ------------------------------------------------------------------------------------------------ ALB
 
-    def _load_balancer(self) -> None:
-        cfg = self.config
+    def _alb(self) -> None:
+        """The load balancer and its URL, before the services: their ``OPS_UI_BASE_URL`` is this URL (alert links
+        point at the webserver behind it). Listeners and target groups: :meth:`_load_balancer`."""
         self.alb = elbv2.ApplicationLoadBalancer(
             self,
             "Alb",
@@ -1136,6 +1178,11 @@ class OpsPlatformStack(Stack):
             deletion_protection=self.prod,
         )
         self.alb.log_access_logs(self.access_logs, prefix="alb")
+        scheme = "https" if self.config.certificate_arn else "http"
+        self.url = f"{scheme}://{self.alb.load_balancer_dns_name}"
+
+    def _load_balancer(self) -> None:
+        cfg = self.config
         webserver_tg = elbv2.ApplicationTargetGroup(
             self,
             "WebserverTargets",
@@ -1175,7 +1222,6 @@ class OpsPlatformStack(Stack):
                 open=False,
                 default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
             )
-            self.url = f"https://{self.alb.load_balancer_dns_name}"
         else:
             Annotations.of(self).add_warning_v2(
                 "ops:no-https",
@@ -1188,11 +1234,12 @@ class OpsPlatformStack(Stack):
                 default_target_groups=[webserver_tg],
                 open=False,
             )
-            self.url = f"http://{self.alb.load_balancer_dns_name}"
+        # Every path the endpoint serves (ops_assets/forecasting/endpoint.py: GET /forecast/{ticker}, POST /predict,
+        # GET /health); the webserver serves none of them. Everything else goes to the webserver.
         listener.add_target_groups(
             "Forecasts",
             priority=10,
-            conditions=[elbv2.ListenerCondition.path_patterns(["/forecast/*", "/forecast"])],
+            conditions=[elbv2.ListenerCondition.path_patterns(list(ENDPOINT_PATHS))],
             target_groups=[endpoint_tg],
         )
 
@@ -1219,8 +1266,11 @@ class OpsPlatformStack(Stack):
     def _monitoring(self) -> None:
         action = cw_actions.SnsAction(self.topic)
         namespace = f"OpsPlatform/{self.stage}"
-        # Dagster logs RUN_FAILURE for every failed run: in the run task's log (ECS runs) and in the code
-        # server's (inline runs). One metric, both sources.
+        # A run worker logs RUN_FAILURE when its run fails: in the run task's log (ECS runs) and in the code
+        # server's (inline runs). A run the daemon fails (start timeout, dead worker, max runtime, ECS launch
+        # error) gets its failure event in the database only (DagsterInstance.report_run_failed logs nothing), so
+        # no RUN_FAILURE line appears anywhere: the daemon's log is matched on the line it writes just before it
+        # marks such a run failed (DAEMON_RUN_FAILURE_LINES). One metric, all sources.
         failed_runs = cw.Metric(
             namespace=namespace, metric_name="FailedRuns", statistic="Sum", period=Duration.minutes(5)
         )
@@ -1232,6 +1282,17 @@ class OpsPlatformStack(Stack):
                 metric_namespace=namespace,
                 metric_name="FailedRuns",
                 filter_pattern=logs.FilterPattern.literal('"RUN_FAILURE"'),
+                metric_value="1",
+                default_value=0,
+            )
+        for reason, terms in DAEMON_RUN_FAILURE_LINES.items():
+            logs.MetricFilter(
+                self,
+                f"FailedRunsFromDaemon{reason}",
+                log_group=self.daemon_service.log_group,
+                metric_namespace=namespace,
+                metric_name="FailedRuns",
+                filter_pattern=logs.FilterPattern.all_terms(*terms),
                 metric_value="1",
                 default_value=0,
             )
@@ -1259,14 +1320,22 @@ class OpsPlatformStack(Stack):
         gte = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         gt = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         lt = cw.ComparisonOperator.LESS_THAN_THRESHOLD
-        alarm("failed-runs", failed_runs, 1, gte, "A Dagster run failed (RUN_FAILURE in the run or code-server log).")
-        for svc in (
-            self.webserver_service,
-            self.daemon_service,
-            self.code_service,
-            self.endpoint_service,
-            self.desk_service,
-        ):
+        alarm(
+            "failed-runs",
+            failed_runs,
+            1,
+            gte,
+            "A Dagster run failed (RUN_FAILURE in the run or code-server log, or the daemon failed it).",
+        )
+        # RunningTaskCount exists only with Container Insights; without it these alarms would have no data ever, and
+        # missing data counts as breaching (below), so they would be in alarm for good: no alarm then.
+        if not self.config.container_insights:
+            Annotations.of(self).add_warning_v2(
+                "ops:no-running-alarms",
+                "container_insights is off: no <service>-not-running alarms (their metric comes from Container "
+                "Insights); the ALB's unhealthy-target alarms still cover the webserver and the forecast endpoint.",
+            )
+        for svc in self._services() if self.config.container_insights else ():
             running = cw.Metric(
                 namespace="ECS/ContainerInsights",
                 metric_name="RunningTaskCount",
@@ -1281,6 +1350,8 @@ class OpsPlatformStack(Stack):
                 lt,
                 f"{svc.name}: no healthy task running (unhealthy tasks are replaced; this one keeps failing).",
                 periods=5,
+                # With Container Insights on, a service with no task reports nothing: missing data is the failure
+                # (except in the bootstrap deploy, where every service is at 0 tasks on purpose).
                 missing=cw.TreatMissingData.BREACHING if not self.bootstrap else cw.TreatMissingData.NOT_BREACHING,
             )
         for name, tg in self.target_groups.items():

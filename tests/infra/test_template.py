@@ -208,15 +208,50 @@ def test_no_secret_value_is_written_into_the_template(synthesized, stage):
     s = synthesized[stage]
     for name, secret in s.resources("AWS::SecretsManager::Secret").items():
         props = secret["Properties"]
+        # A generated value, a {{resolve:...}} reference, a NoEcho parameter's value, or nothing.
+        string = props.get("SecretString")
+        no_echo = isinstance(string, dict) and s.template["Parameters"].get(string.get("Ref"), {}).get("NoEcho")
         assert (
             "GenerateSecretString" in props
-            or "resolve:secretsmanager" in json.dumps(props.get("SecretString"))
+            or "resolve:secretsmanager" in json.dumps(string)
+            or no_echo
             or ("SecretString" not in props)
         ), name
     # The Alpha Vantage key: referenced by IAM, never created (CloudFormation cannot create a SecureString).
     assert not s.resources("AWS::SSM::Parameter")
     _, redis = _one(s, "AWS::ElastiCache::ReplicationGroup")
     assert "{{resolve:secretsmanager:" in json.dumps(redis["Properties"]["AuthToken"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_news_feeds_reach_containers_as_a_secret_only(synthesized, stage):
+    """OPS_NEWS_FEEDS (URLs can carry tokens) is in no task definition's plain environment: a secret written from
+    the NoEcho NewsFeeds parameter, injected through ECS secrets into every container that loads ops_assets."""
+    s = synthesized[stage]
+    secret_id, secret = _one(
+        s, "AWS::SecretsManager::Secret", lambda r: r["Properties"].get("Name") == f"ops-platform-{stage}/news-feeds"
+    )
+    assert secret["Properties"]["SecretString"] == {"Ref": "NewsFeeds"}
+    assert s.template["Parameters"]["NewsFeeds"]["NoEcho"] is True
+    containers = _containers(s)
+    for name, c in containers.items():
+        assert "OPS_NEWS_FEEDS" not in {e["Name"] for e in c.get("Environment", [])}, name
+        assert '"Ref": "NewsFeeds"' not in json.dumps(c), name
+    for name in (*DAGSTER_CONTAINERS, "forecast-endpoint", "desk"):
+        secrets = {e["Name"]: e["ValueFrom"] for e in containers[name]["Secrets"]}
+        assert secrets["OPS_NEWS_FEEDS"] == {"Ref": secret_id}, name
+
+
+def test_tt_secret_starts_as_a_json_placeholder(dev):
+    """The TT secret holds {"api_key", "api_secret"} placeholders from the start (not a bare random string), the
+    shape resources/working_orders.py reads."""
+    _, secret = _one(
+        dev, "AWS::SecretsManager::Secret", lambda r: r["Properties"].get("Name") == "ops-platform-dev/tt-api"
+    )
+    generated = secret["Properties"]["GenerateSecretString"]
+    template = json.loads(generated["SecretStringTemplate"])
+    assert set(template) | {generated["GenerateStringKey"]} == {"api_key", "api_secret"}
+    assert "placeholder" in template["api_key"]
 
 
 # ------------------------------------------------------------------------------------------------ Redis, DynamoDB
@@ -403,6 +438,21 @@ def test_dagster_containers_get_the_contract_environment(synthesized, stage):
         assert "DAGSTER_PG_PASSWORD" not in names
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_alert_links_point_at_the_load_balancer(synthesized, stage):
+    """OPS_UI_BASE_URL (the links in alert messages) is the ALB's URL: https with a certificate (prod), else http;
+    without it every alert would link to http://localhost:3000."""
+    s = synthesized[stage]
+    alb_id, _ = _one(s, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    scheme = "https" if stage == "prod" else "http"
+    expected = {"Fn::Join": ["", [f"{scheme}://", {"Fn::GetAtt": [alb_id, "DNSName"]}]]}
+    containers = _containers(s)
+    for name in ("daemon", "code-server", "run", "webserver", "desk", "forecast-endpoint"):
+        env = {e["Name"]: e["Value"] for e in containers[name]["Environment"]}
+        assert env.get("OPS_UI_BASE_URL") == expected, name
+    assert s.template["Outputs"]["WebserverUrl"]["Value"] == expected
+
+
 def test_commands_and_health_checks(dev):
     containers = _containers(dev)
     assert "Command" not in containers["code-server"]  # the image's CMD: the code server on 4000
@@ -526,6 +576,27 @@ def test_https_with_certificate_redirects_http(prod, templates):
     )
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_endpoint_route_reaches_the_endpoint(synthesized, stage):
+    """Each route of the endpoint's app (GET /forecast/{ticker}, POST /predict, GET /health) matches a path pattern
+    of the listener rule that forwards to the endpoint's target group; the webserver stays the default."""
+    import re
+    from fnmatch import fnmatchcase
+
+    s = synthesized[stage]
+    endpoint_tg, _ = _one(s, "AWS::ElasticLoadBalancingV2::TargetGroup", lambda t: t["Properties"]["Port"] == 8080)
+    [rule] = s.resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert rule["Properties"]["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": endpoint_tg}}]
+    [condition] = rule["Properties"]["Conditions"]
+    patterns = condition["PathPatternConfig"]["Values"]
+    # The routes as create_app declares them (building the app needs a model registry with a champion).
+    source = (REPO / "ops_assets" / "forecasting" / "endpoint.py").read_text()
+    paths = [p.replace("{ticker}", "AMZN") for p in re.findall(r'Route\("([^"]+)"', source)]
+    assert sorted(paths) == ["/forecast/AMZN", "/health", "/predict"]
+    for path in paths:
+        assert any(fnmatchcase(path, p) for p in patterns), (path, patterns)
+
+
 # ------------------------------------------------------------------------------------------------ IAM
 
 READ_ONLY_ANY_RESOURCE = {
@@ -616,8 +687,57 @@ def test_alarms_notify_the_topic(synthesized, stage):
         assert props["AlarmActions"] == [{"Ref": topic_id}]
     assert alarms[prefix + "billing"]["Namespace"] == "AWS/Billing"
     filters = s.resources("AWS::Logs::MetricFilter")
-    assert {f["Properties"]["FilterPattern"] for f in filters.values()} == {'"RUN_FAILURE"'}
+    assert {f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters.values()} == {"FailedRuns"}
     assert len(s.resources("AWS::CloudWatch::Dashboard")) == 1
+
+
+def _log_group_of(s: Synthesized, container: str) -> str:
+    return _containers(s)[container]["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+
+
+def test_failed_runs_counts_runs_the_daemon_fails_too(dev):
+    """RUN_FAILURE in the run and code-server logs, and in the daemon's log the lines it writes when it fails a run
+    itself (start timeout, dead worker, max runtime, launch error): those runs log no RUN_FAILURE anywhere."""
+    by_group: dict[str, set[str]] = {}
+    for f in dev.resources("AWS::Logs::MetricFilter").values():
+        props = f["Properties"]
+        assert props["MetricTransformations"][0]["MetricName"] == "FailedRuns"
+        by_group.setdefault(props["LogGroupName"]["Ref"], set()).add(props["FilterPattern"])
+    assert by_group[_log_group_of(dev, "run")] == {'"RUN_FAILURE"'}
+    assert by_group[_log_group_of(dev, "code-server")] == {'"RUN_FAILURE"'}
+    assert by_group[_log_group_of(dev, "daemon")] == {
+        '"Run timed out due to taking longer than"',
+        '"Detected run worker status" "as failed"',
+        '"has exceeded maximum runtime of"',
+        '"Caught an error dequeuing run"',
+    }
+    assert set(by_group) == {_log_group_of(dev, n) for n in ("run", "code-server", "daemon")}
+
+
+def test_the_daemon_lines_are_what_the_installed_dagster_logs():
+    """Each daemon pattern's terms occur in the daemon module that fails the run (a dagster upgrade that rewords
+    them fails here, not silently in CloudWatch)."""
+    import sys
+    from pathlib import Path
+
+    import dagster
+
+    sys.path.insert(0, str(INFRA))
+    from ops_infra.stack import DAEMON_RUN_FAILURE_LINES
+
+    daemon = Path(dagster.__file__).parent / "_daemon"
+    sources = {
+        "StartTimeout": daemon / "monitoring" / "run_monitoring.py",
+        "WorkerFailed": daemon / "monitoring" / "run_monitoring.py",
+        "MaxRuntime": daemon / "monitoring" / "run_monitoring.py",
+        "LaunchError": daemon / "run_coordinator" / "queued_run_coordinator_daemon.py",
+    }
+    assert set(DAEMON_RUN_FAILURE_LINES) == set(sources)
+    for reason, terms in DAEMON_RUN_FAILURE_LINES.items():
+        text = sources[reason].read_text()
+        assert "report_run_failed" in text
+        for term in terms:
+            assert term in text, (reason, term)
 
 
 def test_outputs_for_the_deploy_command(dev):
@@ -632,6 +752,7 @@ def test_outputs_for_the_deploy_command(dev):
         "DeskServiceName",
         "RunTaskDefinitionArn",
         "DbInitTaskDefinitionArn",
+        "TtApiSecretName",  # the deploy command's last message names it
     ):
         assert key in outputs
 
@@ -673,3 +794,16 @@ def test_bootstrap_starts_no_task(tmp_path):
     assert {"EcrRepositoryName", "DbInitTaskDefinitionArn", "AppSubnetIds", "WorkersSecurityGroupId"} <= set(
         s.template["Outputs"]
     )
+
+
+def test_without_container_insights_no_alarm_waits_on_a_metric_that_never_comes(tmp_path):
+    """``-c container_insights=false``: the `<svc>-not-running` alarms read Container Insights' RunningTaskCount and
+    treat missing data as breaching, so they would be in alarm for good; they are left out (with a warning)."""
+    from tests.infra.conftest import synthesize
+
+    s = synthesize("dev", tmp_path, {"container_insights": "false", "image_tag": "abc1234"})
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in s.resources("AWS::CloudWatch::Alarm").values()}
+    assert not [n for n in alarms if n.endswith("-not-running")]
+    assert not [a for a in alarms.values() if a.get("Namespace") == "ECS/ContainerInsights"]
+    assert "ops-platform-dev-failed-runs" in alarms
+    assert any("container_insights is off" in w for w in s.warnings)

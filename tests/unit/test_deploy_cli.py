@@ -111,8 +111,8 @@ def test_dry_run_lists_every_command_in_order(stage: str) -> None:
         build,
         "aws ecs run-task --cluster '<ClusterName>' --task-definition '<DbInitTaskDefinitionArn>' --launch-type "
         "FARGATE --network-configuration 'awsvpcConfiguration={subnets=[<AppSubnetIds>],"
-        "securityGroups=[<WorkersSecurityGroupId>],assignPublicIp=DISABLED}' --query 'tasks[0].taskArn' "
-        "--output text --region eu-west-1",
+        "securityGroups=[<WorkersSecurityGroupId>],assignPublicIp=DISABLED}' --query "
+        "'{taskArn: tasks[0].taskArn, failures: failures}' --output json --region eu-west-1",
         "aws ecs wait tasks-stopped --cluster '<ClusterName>' --tasks '<task ARN>' --region eu-west-1",
         "aws ecs describe-tasks --cluster '<ClusterName>' --tasks '<task ARN>' --query "
         "'tasks[0].containers[0].exitCode' --output text --region eu-west-1",
@@ -487,3 +487,45 @@ def test_an_unfinished_first_deploy_gets_its_database_before_the_services_start(
         ("npx", "--yes", f"aws-cdk@{deploy.CDK_VERSION}"),
     ]
     assert steps[-1].argv[3] == "deploy"
+
+
+def test_a_db_init_task_ecs_could_not_start_stops_the_deploy_with_its_failures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """run-task exits 0 with `failures` and no task: the deploy stops there, naming ECS's reason, and never waits on
+    a task ARN of "None"."""
+    settings = deploy.Settings(stage="dev", region="us-east-1", email=EMAIL, image_tag="abc")
+    outputs = {key: key for key in ("ClusterName", *deploy.DB_INIT_OUTPUTS)}
+    answer = {
+        "taskArn": None,
+        "failures": [{"arn": "arn:aws:ecs:us-east-1:1:cluster/c", "reason": "RESOURCE:ENI", "detail": "limit"}],
+    }
+    ran: list[tuple[str, ...]] = []
+
+    def fake_run_step(step, env, capture=False):
+        ran.append(step.argv[:3])
+        return json.dumps(answer)
+
+    monkeypatch.setattr(deploy, "run_step", fake_run_step)
+    with pytest.raises(deploy.DeployError, match=r"started no database-init task: .*RESOURCE:ENI limit"):
+        deploy.run_db_init(settings, {}, outputs)
+    assert ran == [("aws", "ecs", "run-task")]
+
+    answer = {"taskArn": "arn:aws:ecs:us-east-1:1:task/c/abc", "failures": []}
+    assert deploy.started_task_arn(json.dumps(answer)) == "arn:aws:ecs:us-east-1:1:task/c/abc"
+    for output in ("None", "", "null", json.dumps({"taskArn": "None", "failures": []})):
+        with pytest.raises(deploy.DeployError, match="no task and no failure reported"):
+            deploy.started_task_arn(output)
+
+
+def test_the_last_message_says_where_the_real_tt_credentials_go() -> None:
+    """The stack seeds the TT secret with placeholders: the deploy's closing lines name the secret to put them in."""
+    lines = "\n".join(deploy.tt_credentials_lines("ops-platform-dev/tt-api"))
+    assert "Put the real TT API credentials in the secret ops-platform-dev/tt-api" in lines
+    assert "put-secret-value --secret-id ops-platform-dev/tt-api --secret-string file://" in lines
+    assert '"api_key"' in lines
+    assert '"api_secret"' in lines
+    result = run_cli("deploy", "--stage", "dev", "--email", EMAIL, "--image-tag", "abc1234", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    closing = result.stdout.split("Then:", 1)[1]
+    assert f"Put the real TT API credentials in the secret <{deploy.TT_SECRET_OUTPUT}>" in closing
