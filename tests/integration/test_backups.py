@@ -21,7 +21,7 @@ from ops_assets.backups.assets import central_store_backup
 from ops_assets.backups.checks import restore_drill
 from ops_assets.backups.dump import BackupError, StoredBackup, backup_central_store, store_backup, take_backup
 from ops_assets.backups.manifest import PREFIX, Manifest, complete_days, day_prefix, manifest_key
-from ops_assets.backups.restore import SCRATCH_PREFIX, run_drill
+from ops_assets.backups.restore import SCRATCH_PREFIX, DrillFailure, run_drill, scratch_postgres
 from ops_assets.backups.settings import BackupSettings
 from resources.central_schema import feed_state, inbound_events_raw, lane_telemetry
 from resources.central_store import CentralStore
@@ -229,6 +229,32 @@ def test_both_instances_run_one_backup_at_a_time(
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits  # type: ignore[attr-defined]
     assert {"key": "dagster/job_name", "value": "central_store_backup_job", "limit": 1} in limits
+
+
+def test_a_failing_scratch_drop_keeps_the_drills_own_error(
+    pg_database: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = pg_url(pg_database, password="s3cret-pw")
+    name = SCRATCH_PREFIX + datetime.now(UTC).strftime("%Y%m%d") + "_0dd5"
+    admin = psycopg2.connect(PG_DSN)
+    admin.autocommit = True
+
+    def drill_that_fails() -> None:
+        with scratch_postgres(url, name):
+            # PostgreSQL refuses to drop a template database: the cleanup's DROP DATABASE fails for real.
+            admin.cursor().execute(f'ALTER DATABASE "{name}" IS_TEMPLATE true')
+            raise DrillFailure("the restored counts differ")
+
+    try:
+        with pytest.raises(DrillFailure, match="the restored counts differ"):
+            drill_that_fails()
+        assert f"Could not drop the scratch database {name}" in caplog.text
+        assert "template" in caplog.text
+        assert "s3cret-pw" not in caplog.text
+    finally:
+        admin.cursor().execute(f'ALTER DATABASE "{name}" IS_TEMPLATE false')
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
 
 
 def test_pruning_keeps_the_newest_seven(seeded: CentralStore, objects: LocalObjectStore, store_url: str) -> None:
