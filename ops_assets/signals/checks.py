@@ -1,10 +1,9 @@
 """Checks on recommendations and executions: the audit trail is complete and nothing executed twice."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 import sqlalchemy as sa
 
+from ops_assets.signals import clock
 from ops_assets.signals.assets import trade_executions, trade_recommendations
 from ops_assets.signals.dispatch import lingering_pending, utc_midnight
 from ops_assets.tables import markdown_table
@@ -68,7 +67,7 @@ def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResul
     "any left means the dispatcher has not run today.",
 )
 def no_pending_past_its_day(central_store: CentralStore) -> dg.AssetCheckResult:
-    lingering = lingering_pending(central_store, before=utc_midnight(datetime.now(UTC)))
+    lingering = lingering_pending(central_store, before=utc_midnight(clock.utc_now()))
     return dg.AssetCheckResult(
         passed=not lingering,
         severity=dg.AssetCheckSeverity.WARN,
