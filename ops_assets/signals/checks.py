@@ -61,8 +61,11 @@ def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResul
     )
 
 
+# On trade_executions, not trade_recommendations: the dispatcher (trade_executions) is what expires the earlier
+# days' PENDING rows, so the check runs after the expiry of the same run. On trade_recommendations it ran before
+# it and warned right after every UTC midnight about rows the dispatcher was about to expire.
 @dg.asset_check(
-    asset=trade_recommendations,
+    asset=trade_executions,
     description="No recommendation stays PENDING past its day: today's dispatcher run expires them (EXPIRED), so "
     "any left means the dispatcher has not run today.",
 )
