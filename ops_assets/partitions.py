@@ -18,16 +18,19 @@ def day_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     return window.start.astimezone(UTC), window.end.astimezone(UTC)
 
 
-def evaluation_time(context: dg.AssetExecutionContext) -> datetime:
-    """Now for today's partition; the end of the day for a past one (a backfill sees the whole day)."""
-    return min(datetime.now(UTC), day_window(context)[1])
+def evaluation_time(context: dg.AssetExecutionContext, now: datetime | None = None) -> datetime:
+    """Now (``now``, else the wall clock) for today's partition; the end of the day for a past one (a backfill
+    sees the whole day)."""
+    return min(now or datetime.now(UTC), day_window(context)[1])
 
 
-def evaluation_marks(context: dg.AssetExecutionContext, step: timedelta = timedelta(minutes=5)) -> list[datetime]:
+def evaluation_marks(
+    context: dg.AssetExecutionContext, step: timedelta = timedelta(minutes=5), now: datetime | None = None
+) -> list[datetime]:
     """When to evaluate: ``[now]`` for today's partition; every ``step`` mark of a past day, 00:00 to 23:55 for
     5 minutes (a backfill replays the day as the live schedule ticked it, each mark seeing only what was known
-    then; the next midnight's tick belongs to the next day)."""
-    now = evaluation_time(context)
+    then; the next midnight's tick belongs to the next day). ``now``: the caller's clock (default: the wall clock)."""
+    now = evaluation_time(context, now)
     start, end = day_window(context)
     if now < end:
         return [now]

@@ -356,12 +356,16 @@ def store_backup(objects: ObjectStoreLike, backup: LocalBackup) -> StoredBackup:
     """Upload the dump and its ``.sha256``, then the manifest (last: only now is the day's backup complete).
 
     A failure before the manifest is written deletes what this call uploaded and leaves the day's previous backup
-    (if any) as it was. After the manifest is written, the day's other files (a previous run's dump) are deleted.
+    (if any) as it was. After the manifest is written, only the files named by the manifest it replaced (read
+    before uploading) are deleted: never a file another run of the same day is still uploading, which deleting
+    "everything else under the day's prefix" did (two overlapping runs could each delete the other's dump and
+    leave a manifest naming a missing file). The job's tag concurrency limit of 1 keeps such runs apart anyway.
     """
     manifest = backup.manifest
     prefix = day_prefix(manifest.day)
     dump_key = manifest.dump_key
     sum_key = prefix + checksum_file_name(manifest.dump_file)
+    previous = read_manifest(objects, manifest.day)
     written: list[str] = []
     try:
         written.append(dump_key)
@@ -381,8 +385,11 @@ def store_backup(objects: ObjectStoreLike, backup: LocalBackup) -> StoredBackup:
             "(bucket exists, permissions, free space) and run the partition again."
         ) from exc
     keep = {dump_key, sum_key, manifest.manifest_key}
-    replaced = sorted(info.key for info in objects.list(prefix) if info.key not in keep)
-    for key in replaced:
+    replaced: list[str] = []
+    if previous is not None:
+        named = {previous.dump_key, day_prefix(previous.day) + checksum_file_name(previous.dump_file)}
+        replaced = sorted(named - keep)
+    for key in replaced:  # deleting a key that is gone already (an overlapping run's doing) is a no-op
         objects.delete(key)
     return StoredBackup(manifest, dump_key, manifest.manifest_key, replaced)
 

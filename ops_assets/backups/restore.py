@@ -164,8 +164,20 @@ def scratch_postgres(url: str, name: str) -> Iterator[str]:
         try:
             yield make_url(url).set(database=name).render_as_string(hide_password=False)
         finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # A failing drop must not replace the drill's own error (a failed restore or comparison) with its own:
+            # it is logged, and a later drill drops the database once it is stale.
+            try:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except sa.exc.SQLAlchemyError as exc:
+                reason = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], url)
+                logger.warning(
+                    "Could not drop the scratch database %s on %s: %s (a later drill drops it once it is older "
+                    "than yesterday, or drop it by hand)",
+                    name,
+                    safe_url(str(admin_url)),
+                    reason,
+                )
     finally:
         admin.dispose()
 

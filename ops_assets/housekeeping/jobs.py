@@ -18,20 +18,48 @@ from ops_assets.housekeeping.settings import HousekeepingSettings
 
 
 def latest_asset_event_runs(instance: dg.DagsterInstance) -> set[str]:
-    """The runs holding some asset's latest materialization or observation, or some check's latest execution
-    (kept whatever their age: the catalog shows them as the asset's or the check's current state)."""
+    """The runs holding some asset's latest materialization or observation, the latest materialization of some
+    partition of an asset, or some check's latest execution (kept whatever their age: the catalog shows them as
+    the asset's, the partition's or the check's current state)."""
     runs: set[str] = set()
     for record in instance.get_asset_records():
         entry = record.asset_entry
         for event in (entry.last_materialization_record, entry.last_observation_record):
             if event is not None and event.event_log_entry.run_id:
                 runs.add(event.event_log_entry.run_id)
+        runs.update(latest_partition_materialization_runs(instance, entry.asset_key))
     storage = instance.event_log_storage
     if isinstance(storage, SqlEventLogStorage) and storage.has_table(AssetCheckExecutionsTable.name):
         table = AssetCheckExecutionsTable
         latest = sa.select(sa.func.max(table.c.id)).group_by(table.c.asset_key, table.c.check_name)
         with storage.index_connection() as conn:
             runs.update(row[0] for row in conn.execute(sa.select(table.c.run_id).where(table.c.id.in_(latest))))
+    return runs
+
+
+# Storage ids looked up per query when mapping partitions' latest materializations to their runs.
+_STORAGE_ID_CHUNK = 500
+
+
+def latest_partition_materialization_runs(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> set[str]:
+    """The runs holding the latest materialization of each partition of ``asset_key`` (none if unpartitioned).
+
+    Without them an older partition (last week's fundamentals, an earlier day's backup) would lose its only
+    materialization: ``get_materialized_partitions`` would stop listing it and the UI would show it missing. One
+    grouped query (event_logs' asset/partition index) finds each partition's latest storage id, then the runs are
+    read by storage id in chunks: a few queries per asset, not one per partition.
+    """
+    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    storage_ids = sorted(set(latest.values()))
+    runs: set[str] = set()
+    for start in range(0, len(storage_ids), _STORAGE_ID_CHUNK):
+        chunk = storage_ids[start : start + _STORAGE_ID_CHUNK]
+        found = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=chunk), limit=len(chunk)
+        )
+        runs.update(record.run_id for record in found.records if record.run_id)
     return runs
 
 

@@ -3,9 +3,9 @@
 A run is deleted once it is finished and older than its age limit: ``max_age_days`` for runs that succeeded or
 were canceled, ``failed_max_age_days`` (longer) for failed runs, so a failure can still be investigated weeks
 later. A run that is queued, starting, running or canceling is never deleted, whatever its age, nor is a run
-that holds the latest materialization or observation of an asset or the latest execution of an asset check
-(deleting it would take the asset's or check's current state from the catalog when it has not been rebuilt for
-longer than the age limit).
+that holds the latest materialization or observation of an asset, the latest materialization of any partition of
+an asset, or the latest execution of an asset check (deleting it would take the asset's, the partition's or the
+check's current state from the catalog when it has not been rebuilt for longer than the age limit).
 """
 
 from __future__ import annotations

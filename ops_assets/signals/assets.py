@@ -1,11 +1,12 @@
 """Signals: trade recommendations from sentiment and price vs SMA20, and the dry-run dispatcher."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
 from ops_assets.freshness import FIVE_MINUTELY
 from ops_assets.partitions import daily_partitions, day_window, evaluation_marks
+from ops_assets.signals import clock
 from ops_assets.signals.dispatch import day_summary, dispatch_pending, expire_pending, utc_midnight
 from ops_assets.signals.killswitch import (
     RESET,
@@ -66,7 +67,7 @@ def trade_recommendations(
     """
     config = signal_settings.signal_config()
     tickers = watched_tickers(context.instance)
-    marks = evaluation_marks(context)
+    marks = evaluation_marks(context, now=clock.utc_now())
     new = []
     for mark in marks:
         new += recommend_at(central_store, tickers, now=mark, config=config)
@@ -104,8 +105,8 @@ def trade_executions(
     """
     limits, config_reset = signal_settings.risk_limits(), signal_settings.kill_switch_reset()
     day_start, day_end = day_window(context)
-    marks = evaluation_marks(context)
-    wall_now = datetime.now(UTC)
+    wall_now = clock.utc_now()
+    marks = evaluation_marks(context, now=wall_now)
     expired = []
     if marks[-1] >= utc_midnight(wall_now):  # today's run: earlier days are over
         expired = expire_pending(central_store, before=utc_midnight(wall_now), now=wall_now)

@@ -1,10 +1,9 @@
 """Checks on recommendations and executions: the audit trail is complete and nothing executed twice."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 import sqlalchemy as sa
 
+from ops_assets.signals import clock
 from ops_assets.signals.assets import trade_executions, trade_recommendations
 from ops_assets.signals.dispatch import lingering_pending, utc_midnight
 from ops_assets.tables import markdown_table
@@ -62,13 +61,16 @@ def executions_match_statuses(central_store: CentralStore) -> dg.AssetCheckResul
     )
 
 
+# On trade_executions, not trade_recommendations: the dispatcher (trade_executions) is what expires the earlier
+# days' PENDING rows, so the check runs after the expiry of the same run. On trade_recommendations it ran before
+# it and warned right after every UTC midnight about rows the dispatcher was about to expire.
 @dg.asset_check(
-    asset=trade_recommendations,
+    asset=trade_executions,
     description="No recommendation stays PENDING past its day: today's dispatcher run expires them (EXPIRED), so "
     "any left means the dispatcher has not run today.",
 )
 def no_pending_past_its_day(central_store: CentralStore) -> dg.AssetCheckResult:
-    lingering = lingering_pending(central_store, before=utc_midnight(datetime.now(UTC)))
+    lingering = lingering_pending(central_store, before=utc_midnight(clock.utc_now()))
     return dg.AssetCheckResult(
         passed=not lingering,
         severity=dg.AssetCheckSeverity.WARN,

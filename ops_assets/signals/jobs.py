@@ -1,10 +1,9 @@
 """Operator actions on the dispatcher, launched from the UI's launchpad."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 from pydantic import Field
 
+from ops_assets.signals import clock
 from ops_assets.signals.killswitch import halted_since, reset_kill_switch, reset_message
 from resources.central_store import CentralStore
 from resources.notifier import Notifier
@@ -27,7 +26,7 @@ def record_kill_switch_reset(
             central_store,
             operator=config.operator,
             reason=config.reason,
-            at=datetime.now(UTC),
+            at=clock.utc_now(),
             run_id=context.run_id,
         )
     except ValueError as exc:

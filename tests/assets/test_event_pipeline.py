@@ -141,14 +141,15 @@ def test_checks_pass_on_a_tick_and_catch_a_bad_bar(local_env, store_url: str, fe
     everything = [*news_assets, *markets_assets, *signals_assets, *news_checks, *markets_checks, *signals_checks]
     result = dg.materialize(everything, partition_key="2026-11-20", resources=res)
     assert result.success
-    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {
-        "feeds_are_healthy": True,
-        "classification_keeps_up": True,
-        "bars_are_consistent": True,
-        "status_history_is_complete": True,
-        "executions_match_statuses": True,
-        "no_pending_past_its_day": True,
+        ("raw_news_events", "feeds_are_healthy"): True,
+        ("classified_events", "classification_keeps_up"): True,
+        ("market_telemetry", "bars_are_consistent"): True,
+        ("trade_recommendations", "status_history_is_complete"): True,
+        ("trade_executions", "executions_match_statuses"): True,
+        # On the dispatcher, which expires earlier days' PENDING rows before the check looks for them.
+        ("trade_executions", "no_pending_past_its_day"): True,
     }
 
     bad_bar = {"ticker": "AXQT", "ts": datetime(2026, 11, 20, 15, 0, tzinfo=UTC), "open": 10.0, "high": 9.0}

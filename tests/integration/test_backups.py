@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg2
@@ -18,9 +19,9 @@ import sqlalchemy as sa
 
 from ops_assets.backups.assets import central_store_backup
 from ops_assets.backups.checks import restore_drill
-from ops_assets.backups.dump import BackupError, backup_central_store, take_backup
+from ops_assets.backups.dump import BackupError, StoredBackup, backup_central_store, store_backup, take_backup
 from ops_assets.backups.manifest import PREFIX, Manifest, complete_days, day_prefix, manifest_key
-from ops_assets.backups.restore import SCRATCH_PREFIX, run_drill
+from ops_assets.backups.restore import SCRATCH_PREFIX, DrillFailure, run_drill, scratch_postgres
 from ops_assets.backups.settings import BackupSettings
 from resources.central_schema import feed_state, inbound_events_raw, lane_telemetry
 from resources.central_store import CentralStore
@@ -175,6 +176,85 @@ def test_a_rerun_of_the_day_replaces_its_backup(
     assert keys == sorted([second.dump_key, second.dump_key + ".sha256", manifest_key(day)])
     assert Manifest.from_bytes(objects.get_bytes(manifest_key(day))).tables["inbound_events_raw"].rows == 251
     assert run_drill(objects, store_url).passed
+
+
+class UploadsAnotherRunFirst:
+    """An object store through which, just after this run uploaded its dump, another run of the same day stores
+    its whole backup: two overlapping runs of the day, interleaved."""
+
+    def __init__(self, objects: LocalObjectStore, other: Callable[[], StoredBackup]) -> None:
+        self._objects, self._other = objects, other
+        self.other: StoredBackup | None = None
+
+    def upload_file(self, path: Path, key: str) -> None:
+        self._objects.upload_file(path, key)
+        self.other = self._other()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._objects, name)
+
+
+def test_two_overlapping_runs_of_the_day_leave_a_readable_backup(
+    seeded: CentralStore, objects: LocalObjectStore, store_url: str, tmp_path: Path
+) -> None:
+    day = date(2026, 11, 20)
+    earlier, _ = backup_central_store(store_url, objects, day=day, keep=7, source=seeded, now=NOW)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = take_backup(store_url, seeded, tmp_path / "first", day, NOW + timedelta(hours=1))
+    second = take_backup(store_url, seeded, tmp_path / "second", day, NOW + timedelta(hours=2))
+    interleaved = UploadsAnotherRunFirst(objects, lambda: store_backup(objects, second))
+
+    stored = store_backup(interleaved, first)  # type: ignore[arg-type]
+
+    assert interleaved.other is not None
+    keys = {info.key for info in objects.list(PREFIX)}
+    # The last manifest written (the first run's) names files that exist; the other run's dump is an orphan that
+    # pruning removes with the day, and the day's earlier backup was replaced.
+    assert Manifest.from_bytes(objects.get_bytes(manifest_key(day))) == stored.manifest
+    assert {stored.dump_key, stored.dump_key + ".sha256"} <= keys
+    assert interleaved.other.dump_key in keys
+    assert earlier.dump_key not in keys
+    assert run_drill(objects, store_url).passed
+
+
+@pytest.mark.parametrize("config_file", ["dagster.yaml", "infra/dagster.yaml"])
+def test_both_instances_run_one_backup_at_a_time(
+    config_file: str, pg_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "dagster.yaml").write_text((repo / config_file).read_text())
+    for key, value in {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password", "DB": "db_name"}.items():
+        monkeypatch.setenv(f"DAGSTER_PG_{key}", pg_database[value] or "unused")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits  # type: ignore[attr-defined]
+    assert {"key": "dagster/job_name", "value": "central_store_backup_job", "limit": 1} in limits
+
+
+def test_a_failing_scratch_drop_keeps_the_drills_own_error(
+    pg_database: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = pg_url(pg_database, password="s3cret-pw")
+    name = SCRATCH_PREFIX + datetime.now(UTC).strftime("%Y%m%d") + "_0dd5"
+    admin = psycopg2.connect(PG_DSN)
+    admin.autocommit = True
+
+    def drill_that_fails() -> None:
+        with scratch_postgres(url, name):
+            # PostgreSQL refuses to drop a template database: the cleanup's DROP DATABASE fails for real.
+            admin.cursor().execute(f'ALTER DATABASE "{name}" IS_TEMPLATE true')
+            raise DrillFailure("the restored counts differ")
+
+    try:
+        with pytest.raises(DrillFailure, match="the restored counts differ"):
+            drill_that_fails()
+        assert f"Could not drop the scratch database {name}" in caplog.text
+        assert "template" in caplog.text
+        assert "s3cret-pw" not in caplog.text
+    finally:
+        admin.cursor().execute(f'ALTER DATABASE "{name}" IS_TEMPLATE false')
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
 
 
 def test_pruning_keeps_the_newest_seven(seeded: CentralStore, objects: LocalObjectStore, store_url: str) -> None:

@@ -7,6 +7,7 @@ day are expired with a reason; migration 0003 keeps the rows of a database at 00
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from ops_assets.signals import clock as signals_clock
 from ops_assets.signals.assets import trade_executions
 from ops_assets.signals.checks import no_pending_past_its_day
 from ops_assets.signals.dispatch import dispatch_pending, utc_midnight
@@ -29,16 +31,37 @@ from tests.integration.test_dispatcher import add_bar, add_recommendations, hist
 pytestmark = pytest.mark.integration
 
 
-def at(seconds_ago: float) -> datetime:
-    """``seconds_ago`` before now, but never before today's UTC midnight (today's partition must see it)."""
-    now = datetime.now(UTC)
-    return max(now - timedelta(seconds=seconds_ago), utc_midnight(now) + timedelta(microseconds=1))
+# Four and a half minutes into a UTC day: the scenario needs four minutes of today's history, so a run against the
+# wall clock right after midnight could not hold it. The signals domain's clock is set instead (clock.utc_now).
+DAY_START = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def dispatch(store: CentralStore, outbox: Path) -> dg.MaterializeResult:
+class Clock:
+    """A settable stand-in for ``ops_assets.signals.clock.utc_now``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fixed = Clock(DAY_START + timedelta(minutes=4, seconds=30))
+    monkeypatch.setattr(signals_clock, "utc_now", fixed)
+    return fixed
+
+
+def dispatch(
+    store: CentralStore, outbox: Path, clock: Clock, checks: Sequence[dg.AssetChecksDefinition] = ()
+) -> dg.MaterializeResult:
     result = dg.materialize(
-        [trade_executions],
-        partition_key=datetime.now(UTC).date().isoformat(),
+        [trade_executions, *checks],
+        partition_key=clock().date().isoformat(),
         resources={
             "central_store": store,
             "signal_settings": SignalSettings(kill_switch_reminder_minutes=60),
@@ -46,6 +69,8 @@ def dispatch(store: CentralStore, outbox: Path) -> dg.MaterializeResult:
         },
     )
     assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {check.check_key.name: True for check in checks}, "the run's checks pass after it"
     [materialization] = result.asset_materializations_for_node("trade_executions")
     return materialization
 
@@ -64,11 +89,11 @@ def events(store: CentralStore) -> list[sa.Row]:
 
 
 def test_halt_alerts_once_the_reset_job_records_who_and_why_and_the_dispatcher_resumes(
-    store: CentralStore, tmp_path: Path
+    store: CentralStore, tmp_path: Path, clock: Clock
 ) -> None:
-    if datetime.now(UTC) - utc_midnight(datetime.now(UTC)) < timedelta(minutes=5):
-        # Today's partition is what the asset dispatches, and it needs four minutes of history before now.
-        pytest.skip("less than 5 minutes after UTC midnight: today's partition cannot hold the scenario yet")
+    def at(seconds_ago: float) -> datetime:
+        return clock() - timedelta(seconds=seconds_ago)
+
     outbox = tmp_path / "outbox.jsonl"
     add_bar(store, "AAA", at(240), 100.0)
     failing = add_recommendations(store, ["AAA", "AAA", "AAA"], start=at(200))
@@ -77,13 +102,15 @@ def test_halt_alerts_once_the_reset_job_records_who_and_why_and_the_dispatcher_r
     assert {statuses(store)[i] for i in failing} == {"FAILED"}
     [waiting] = add_recommendations(store, ["AAA"], start=at(120), action="SELL")
 
-    first = dispatch(store, outbox)
+    first = dispatch(store, outbox, clock)
     assert first.metadata["halted"].value is True
-    dispatch(store, outbox)  # still halted: no second alert
+    clock.advance(60)
+    dispatch(store, outbox, clock)  # still halted: no second alert
     assert [m["subject"] for m in read_outbox(outbox)] == ["Dispatcher HALTED - kill switch tripped"]
     assert [e.event for e in events(store)] == ["TRIPPED"]
     assert statuses(store)[waiting] == "PENDING"
 
+    clock.advance(60)
     result = reset(store, outbox, operator="alice", reason="broker credentials rotated")
     assert result.success
     *_, resumed = read_outbox(outbox)
@@ -96,11 +123,12 @@ def test_halt_alerts_once_the_reset_job_records_who_and_why_and_the_dispatcher_r
         "broker credentials rotated",
         result.run_id,
     )
-    assert audit.at >= trip.at
+    assert audit.at == clock() > trip.at
 
     # The bar the dispatcher fills at must be fresh (at most 15 min old).
+    clock.advance(60)
     add_bar(store, "AAA", at(1), 101.0)
-    after = dispatch(store, outbox)
+    after = dispatch(store, outbox, clock)
     assert statuses(store)[waiting] == "EXECUTED"
     assert after.metadata["halted"].value is False
     assert "| AAA | SELL |" in after.metadata["fills"].value
@@ -125,15 +153,17 @@ def test_the_reset_job_requires_operator_and_reason(store: CentralStore, tmp_pat
 
 
 def test_pending_past_its_day_is_expired_with_a_reason_and_the_check_sees_lingering_ones(
-    store: CentralStore, tmp_path: Path
+    store: CentralStore, tmp_path: Path, clock: Clock
 ) -> None:
-    yesterday = utc_midnight(datetime.now(UTC)) - timedelta(hours=2)
+    yesterday = utc_midnight(clock()) - timedelta(hours=2)
     [old] = add_recommendations(store, ["BBB"], start=yesterday)
     lingering = no_pending_past_its_day(central_store=store)
     assert not lingering.passed
     assert lingering.metadata["pending_past_their_day"].value == 1
 
-    materialization = dispatch(store, tmp_path / "outbox.jsonl")
+    # Right after midnight the dispatcher's run expires them, then its check (on trade_executions) evaluates:
+    # it passes in the same run instead of warning about rows about to be expired.
+    materialization = dispatch(store, tmp_path / "outbox.jsonl", clock, checks=[no_pending_past_its_day])
     assert materialization.metadata["expired"].value == 1
     assert statuses(store)[old] == "EXPIRED"
     [change] = [h for h in history(store) if h.recommendation_id == old]

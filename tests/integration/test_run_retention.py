@@ -43,6 +43,12 @@ def rarely_built() -> int:
     return 2
 
 
+@dg.asset(partitions_def=dg.StaticPartitionsDefinition(["2026-10-05", "2026-10-12"]))
+def weekly() -> int:
+    """Partitioned: an older week keeps its materialization in its (old) run while newer weeks are rebuilt."""
+    return 1
+
+
 @dg.op
 def breaks() -> None:
     raise RuntimeError("the source was down")
@@ -119,6 +125,24 @@ def test_the_job_deletes_old_runs_and_their_event_logs(instance: dg.DagsterInsta
     assert shown["in-progress runs kept"] == 1
     assert shown["runs kept for an asset's latest event"] == 1
     assert shown["failed runs kept (younger than the failed-run age)"] == 1
+
+
+def test_the_latest_materialization_of_every_partition_is_kept(instance: dg.DagsterInstance) -> None:
+    def week(partition: str, days: float) -> str:
+        return age(instance, dg.materialize([weekly], instance=instance, partition_key=partition).run_id, days)
+
+    older_week_only = week("2026-10-05", 60)
+    superseded = week("2026-10-12", 50)
+    latest = week("2026-10-12", 40)
+
+    report = prune_runs(instance, RetentionPolicy())
+
+    remaining = {r.dagster_run.run_id for r in instance.get_run_records()}
+    assert older_week_only in remaining, "the only materialization of the older week stays"
+    assert latest in remaining
+    assert superseded not in remaining
+    assert (report.deleted, report.kept_latest_asset_event) == (1, 2)
+    assert instance.get_materialized_partitions(dg.AssetKey("weekly")) == {"2026-10-05", "2026-10-12"}
 
 
 def test_a_second_pass_deletes_nothing_more(instance: dg.DagsterInstance) -> None:
