@@ -129,7 +129,7 @@ def test_retries_are_bounded(server: TTOrdersSampleServer) -> None:
         source(
             server.base_url, max_attempts=10, backoff_initial_seconds=0.2, backoff_max_seconds=0.2, deadline_seconds=0.5
         ).fetch()
-    assert time.monotonic() - started < 2
+    # The request count shows it: attempts stopped at the deadline, long before the 10 allowed.
     assert 2 <= len(server.requests) < 10
 
 
@@ -138,7 +138,8 @@ def test_a_hanging_server_times_out_and_is_retried(server: TTOrdersSampleServer)
     started = time.monotonic()
     answer = source(server.base_url, timeout_seconds=0.3).fetch()
     assert answer.attempts == 2
-    assert time.monotonic() - started < 3
+    # Not a speed claim: returning before the 5 s hang ended shows the client gave up on the hanging answer.
+    assert time.monotonic() - started < 4.5
 
     server.hang_next(5, seconds=5)
     started = time.monotonic()
@@ -146,7 +147,7 @@ def test_a_hanging_server_times_out_and_is_retried(server: TTOrdersSampleServer)
         source(server.base_url, timeout_seconds=0.3, max_attempts=2).fetch()
     assert caught.value.attempts == 2
     assert caught.value.http_status is None
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4.5  # both attempts gave up before one 5 s hang was over
 
 
 def test_unreachable_and_other_errors_are_unavailable() -> None:
