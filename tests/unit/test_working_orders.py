@@ -124,7 +124,6 @@ def test_retries_are_bounded(server: TTOrdersSampleServer) -> None:
     # The deadline stops retrying before the attempts run out: no wait starts that would end past it.
     server.reset()
     server.fail_next(10, status=502)
-    started = time.monotonic()
     with pytest.raises(WorkingOrdersUnavailableError):
         source(
             server.base_url, max_attempts=10, backoff_initial_seconds=0.2, backoff_max_seconds=0.2, deadline_seconds=0.5
