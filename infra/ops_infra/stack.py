@@ -703,24 +703,11 @@ class OpsPlatformStack(Stack):
             statements.append(iam.PolicyStatement(actions=["s3:PutObject", "s3:DeleteObject"], resources=objects))
         return statements
 
-    def _pipeline_statements(self) -> list[iam.PolicyStatement]:
-        """What a pipeline run needs (run tasks and inline runs on the code server)."""
+    def _desk_data_statements(self) -> list[iam.PolicyStatement]:
+        """The desk's Redis and TT credentials and its DynamoDB history tables (with the source-key index): what the
+        desk service and the pipeline runs (the day's replay and checks) both need."""
         table_arns = [t.table_arn for t in self.tables] + [f"{t.table_arn}/index/{SOURCE_INDEX}" for t in self.tables]
         return [
-            *self._s3_statements(self.data_bucket, ("",), write=True),
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.compute_logs.arn_for_objects("*")]),
-            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
-            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]),
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{ALPHA_VANTAGE_PARAMETER}"],
-            ),
-            # The SecureString's default key (aws/ssm): decrypt through SSM only.
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[f"arn:{self.partition}:kms:{self.region}:{self.account}:key/*"],
-                conditions={"StringEquals": {"kms:ViaService": f"ssm.{self.region}.amazonaws.com"}},
-            ),
             iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 resources=[self.redis_secret.secret_arn, self.tt_secret.secret_arn],
@@ -736,6 +723,26 @@ class OpsPlatformStack(Stack):
                 ],
                 resources=table_arns,
             ),
+        ]
+
+    def _pipeline_statements(self) -> list[iam.PolicyStatement]:
+        """What a pipeline run needs (run tasks and inline runs on the code server)."""
+        return [
+            *self._s3_statements(self.data_bucket, ("",), write=True),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.compute_logs.arn_for_objects("*")]),
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]),
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{ALPHA_VANTAGE_PARAMETER}"],
+            ),
+            # The SecureString's default key (aws/ssm): decrypt through SSM only.
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[f"arn:{self.partition}:kms:{self.region}:{self.account}:key/*"],
+                conditions={"StringEquals": {"kms:ViaService": f"ssm.{self.region}.amazonaws.com"}},
+            ),
+            *self._desk_data_statements(),
         ]
 
     def _task_role(self, name: str, statements: list[iam.PolicyStatement]) -> iam.Role:
@@ -1000,7 +1007,6 @@ class OpsPlatformStack(Stack):
         self._load_balancer()
 
     def _desk_statements(self) -> list[iam.PolicyStatement]:
-        table_arns = [t.table_arn for t in self.tables] + [f"{t.table_arn}/index/{SOURCE_INDEX}" for t in self.tables]
         return [
             *self._s3_statements(self.data_bucket, DESK_PREFIXES, write=True),
             iam.PolicyStatement(
@@ -1015,21 +1021,7 @@ class OpsPlatformStack(Stack):
             ),
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn]),
             iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[self.redis_secret.secret_arn, self.tt_secret.secret_arn],
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:Query",
-                    "dynamodb:DescribeTable",
-                    "dynamodb:PutItem",
-                    "dynamodb:BatchWriteItem",
-                    "dynamodb:UpdateItem",
-                ],
-                resources=table_arns,
-            ),
+            *self._desk_data_statements(),
         ]
 
     # ------------------------------------------------------------------------------------------------ environment
