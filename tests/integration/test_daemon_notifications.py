@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,10 +35,10 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHA_VANTAGE_")}
-    daemon_log = tmp_path / "daemon.log"
-    with daemon_log.open("w") as log:
+@contextmanager
+def running_daemon(env: dict[str, str], log_path: Path) -> Iterator[None]:
+    """`dagster dev` on the project's workspace (its daemon evaluates the sensors), stopped with its process group."""
+    with log_path.open("w") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", "0"],
             cwd=REPO,
@@ -46,6 +48,19 @@ def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tm
             start_new_session=True,  # `dagster dev` ignores SIGTERM unless it leads its own process group
         )
     try:
+        yield
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+
+
+def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHA_VANTAGE_")}
+    daemon_log = tmp_path / "daemon.log"
+    with running_daemon(env, daemon_log):
         # The notification sensors only announce runs that finish after their first evaluation.
         wait_for(
             lambda: (
@@ -59,12 +74,6 @@ def test_daemon_sends_the_success_notification_for_a_cli_run(local_env: Path, tm
         assert run.returncode == 0, run.stderr[-3000:]
         outbox = local_env / "outbox.jsonl"
         wait_for(lambda: bool(read_outbox(outbox)), timeout=120, what="the SUCCESS notification in the outbox")
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
     [message] = read_outbox(outbox)
     assert message["subject"] == f"Financial Pipeline SUCCESS - {PARTITION}"
     assert f"ttm-artifacts/{PARTITION}/ttm_per_share_financial_artifact.parquet" in message["body"]
@@ -75,17 +84,8 @@ def test_daemon_alerts_once_for_a_job_failing_again_and_again(local_env: Path, t
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHA_VANTAGE_")}
     env["OPS_UI_BASE_URL"] = "https://dagster.ops.example.com"
     daemon_log = tmp_path / "daemon.log"
-    with daemon_log.open("w") as log:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", "0"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     outbox = local_env / "outbox.jsonl"
-    try:
+    with running_daemon(env, daemon_log):
         wait_for(
             lambda: "Sensor run_failure_alerts skipped: Started watching finished runs" in daemon_log.read_text(),
             timeout=120,
@@ -107,12 +107,6 @@ def test_daemon_alerts_once_for_a_job_failing_again_and_again(local_env: Path, t
             timeout=120,
             what="the sensor's evaluation of the second failure",
         )
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
     [message] = read_outbox(outbox)
     assert message["subject"].startswith(
         "Run FAILED - ad hoc materialization of trade_recommendations: market_telemetry has no run"
